@@ -1,0 +1,170 @@
+"""Configuration from the environment and `.env`, validated once at start-up.
+
+Everything the bot needs to know about its surroundings lives here so that a bad
+deployment fails at once with a message naming the variable, instead of half-way
+through a member's command.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
+
+
+class Dialect(StrEnum):
+    """Which description of Runway's API the client speaks."""
+
+    PRODUCTION = "production"
+    SEED = "seed"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class Settings(BaseSettings):
+    """The bot's settings. Field docs double as the text of `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    discord_token: SecretStr = Field(
+        description="The bot token from the Discord developer portal (Bot > Reset Token).",
+    )
+    runwayml_api_secret: SecretStr | None = Field(
+        default=None,
+        description="Your Runway API key (dev.runwayml.com > API keys).",
+    )
+    runway_sandbox: bool = Field(
+        default=False,
+        description="true: use the built-in Runway emulator; nothing is real, no credits spent.",
+    )
+    runway_api_dialect: Dialect = Field(
+        default=Dialect.PRODUCTION,
+        description="Which Runway API to speak: 'production' (Runway's API) or 'seed'.",
+    )
+    runway_base_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(DEFAULT_RUNWAY_BASE_URL),
+        description="Where Runway's API lives; ignored in sandbox mode.",
+    )
+    database_path: Path = Field(
+        default=Path("data/bot.db"),
+        description="The SQLite database file; its folder is created when missing.",
+    )
+    public_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="The address members open join links at, e.g. https://bot.example.org.",
+    )
+    web_host: str = Field(default="0.0.0.0", description="Address the join-page server binds.")  # noqa: S104
+    web_port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=8080, description="Port the join-page server listens on."
+    )
+    dev_guild_id: Annotated[int, Field(gt=0)] | None = Field(
+        default=None,
+        description="A server id: slash commands sync there instantly, instead of globally.",
+    )
+    discord_api_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Testing only: send Discord REST and gateway traffic to this address "
+        "(a fake Discord) instead of discord.com.",
+    )
+    log_level: LogLevel = Field(default=LogLevel.INFO, description="DEBUG, INFO, WARNING or ERROR.")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _need_key_or_sandbox(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Report settings that are required only outside sandbox mode together with every
+        other bad variable, so an operator fixes them all in one go."""
+        missing = _required_outside_sandbox(data)
+        try:
+            settings = handler(data)
+        except ValidationError as error:
+            if not missing:
+                raise
+            details = [_init_details(item) for item in error.errors()]
+            raise ValidationError.from_exception_data(cls.__name__, details + missing) from None
+        if missing:
+            raise ValidationError.from_exception_data(cls.__name__, missing)
+        return settings
+
+    @property
+    def join_base_url(self) -> str:
+        """Where join links point: PUBLIC_URL, or this machine's web port in sandbox mode."""
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        host = "localhost" if self.web_host in ("0.0.0.0", "::") else self.web_host  # noqa: S104
+        return f"http://{host}:{self.web_port}"
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level.value]
+
+
+def _required_outside_sandbox(data: Any) -> list[InitErrorDetails]:
+    if not isinstance(data, dict):
+        return []
+    if str(data.get("runway_sandbox", "")).strip().lower() in ("1", "true", "yes", "on"):
+        return []
+    return [
+        InitErrorDetails(
+            type=PydanticCustomError("missing", "missing (needed unless RUNWAY_SANDBOX=true)"),
+            loc=(name,),
+            input=None,
+        )
+        for name in ("runwayml_api_secret", "public_url")
+        if not data.get(name)
+    ]
+
+
+def _init_details(item: ErrorDetails) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError(item["type"], item["msg"]),
+        loc=item["loc"],
+        input=item["input"],
+    )
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Turn pydantic's report into one short message an operator can act on.
+
+    Input values are never echoed: a malformed token is still a secret.
+    """
+    lines = ["The bot cannot start: its settings are incomplete or wrong."]
+    for item in error.errors(include_input=False, include_url=False):
+        location = item.get("loc") or ()
+        if location:
+            name = str(location[0]).upper()
+            hint = Settings.model_fields[str(location[0])].description or ""
+            lines.append(f"  {name}: {_plain(item['msg'])}. {hint}".rstrip())
+        else:
+            lines.append(f"  {_plain(item['msg'])}.")
+    lines.append(
+        "Set them in the environment or in a .env file (see .env.example), then start again."
+    )
+    return "\n".join(lines)
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ")
