@@ -1,0 +1,1 @@
+"""Outbound HTTP to addresses members type, fenced so it can only reach the public internet."""

@@ -1,0 +1,1 @@
+"""The rules of the product: plain async Python that never imports discord."""
