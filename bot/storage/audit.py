@@ -1,0 +1,81 @@
+"""The audit log: who did what to which avatar or document, readable by a guild's admins.
+
+Other repositories write an `AuditEvent` in the same transaction as the change it records
+(`insert_event`), so a change and its record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import cast
+
+from bot.storage.common import Clock, JsonValue, unix_now
+from bot.storage.database import Database
+from bot.storage.transaction import Row, WriteTx
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """What happened, as a service describes it; `actor_id` is None when the bot acted."""
+
+    actor_id: int | None
+    action: str
+    subject: str
+    detail: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    guild_id: int
+    actor_id: int | None
+    action: str
+    subject: str
+    detail: Mapping[str, JsonValue]
+    created_at: int
+
+
+def insert_event(tx: WriteTx, guild_id: int, event: AuditEvent, now: int) -> AuditEntry:
+    """Record `event` inside the caller's transaction."""
+    row = tx.fetch_one(
+        "INSERT INTO audit_log (guild_id, actor_id, action, subject, detail, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        (guild_id, event.actor_id, event.action, event.subject, json.dumps(event.detail), now),
+    )
+    assert row is not None, "INSERT ... RETURNING returns the row"
+    return _entry(row)
+
+
+class AuditRepository:
+    def __init__(self, db: Database, clock: Clock = unix_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def record(self, guild_id: int, event: AuditEvent) -> AuditEntry:
+        """Record an event that goes with no other change."""
+        now = self._clock()
+        return await self._db.write(lambda tx: insert_event(tx, guild_id, event, now))
+
+    async def history(
+        self, guild_id: int, *, limit: int = 20, before_id: int | None = None
+    ) -> list[AuditEntry]:
+        """The guild's entries, newest first; pass the last id seen as `before_id` for more."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM audit_log WHERE guild_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (guild_id, before_id if before_id is not None else 2**63 - 1, limit),
+        )
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: Row) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        actor_id=row["actor_id"],
+        action=row["action"],
+        subject=row["subject"],
+        detail=cast(dict[str, JsonValue], json.loads(row["detail"])),
+        created_at=row["created_at"],
+    )

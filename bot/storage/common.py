@@ -1,0 +1,43 @@
+"""Small types every repository shares: the clock, JSON values and the "not given" marker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import Enum
+from typing import Final, Literal, TypeAlias
+
+Clock: TypeAlias = Callable[[], int]
+"""Returns the current time as unix seconds; injected so tests can control time."""
+
+SqlValue: TypeAlias = int | float | str | bytes | None
+"""What SQLite stores and binds (bools are ints)."""
+
+JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
+
+
+def unix_now() -> int:
+    """The wall clock in whole unix seconds, the unit every stored time uses."""
+    return int(time.time())
+
+
+class Unset(Enum):
+    """Type of `UNSET`: lets an update tell "leave as is" apart from "set to NULL"."""
+
+    UNSET = "UNSET"
+
+
+UNSET: Final[Literal[Unset.UNSET]] = Unset.UNSET
+
+
+def update_params(**changes: SqlValue | Unset) -> dict[str, SqlValue]:
+    """Bind parameters for statements written as `column = iif(:set_column, :column, column)`.
+
+    One static statement can so update any subset of columns: no SQL built from strings.
+    """
+    params: dict[str, SqlValue] = {}
+    for column, value in changes.items():
+        given = not isinstance(value, Unset)
+        params[f"set_{column}"] = int(given)
+        params[column] = None if isinstance(value, Unset) else value
+    return params

@@ -1,0 +1,111 @@
+"""Per-guild settings, and app-wide key/value state that belongs to no guild."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
+from bot.storage.database import Database
+from bot.storage.transaction import Row
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """A guild's settings; a guild that never changed anything gets these defaults."""
+
+    guild_id: int
+    manager_role_id: int | None = None
+    approval_required: bool = False
+    review_channel_id: int | None = None
+    alert_channel_id: int | None = None
+    timezone: str = "UTC"
+
+
+class GuildSettingsRepository:
+    def __init__(self, db: Database, clock: Clock = unix_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def get(self, guild_id: int) -> GuildSettings:
+        row = await self._db.fetch_one(
+            "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        )
+        return GuildSettings(guild_id) if row is None else _settings(row)
+
+    async def update(
+        self,
+        guild_id: int,
+        *,
+        manager_role_id: int | Unset | None = UNSET,
+        approval_required: bool | Unset = UNSET,
+        review_channel_id: int | Unset | None = UNSET,
+        alert_channel_id: int | Unset | None = UNSET,
+        timezone: str | Unset = UNSET,
+    ) -> GuildSettings:
+        """Change only the fields given (None clears a channel or role) in one statement.
+
+        Two admins changing different settings at once therefore never undo each other.
+        """
+        params = update_params(
+            manager_role_id=manager_role_id,
+            approval_required=approval_required,
+            review_channel_id=review_channel_id,
+            alert_channel_id=alert_channel_id,
+            timezone=timezone,
+        )
+        # A guild's first change inserts its row: the columns not given take the defaults.
+        defaults = GuildSettings(guild_id)
+        for column in ("approval_required", "timezone"):
+            if not params[f"set_{column}"]:
+                params[column] = getattr(defaults, column)
+        params |= {"guild_id": guild_id, "now": self._clock()}
+        row = await self._db.write(lambda tx: tx.fetch_one(_UPSERT, params))
+        assert row is not None, "INSERT ... RETURNING returns the row"
+        return _settings(row)
+
+
+_UPSERT = """
+INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,
+                            alert_channel_id, timezone, updated_at)
+VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
+        :alert_channel_id, :timezone, :now)
+ON CONFLICT (guild_id) DO UPDATE SET
+    manager_role_id = iif(:set_manager_role_id, excluded.manager_role_id, manager_role_id),
+    approval_required = iif(:set_approval_required, excluded.approval_required, approval_required),
+    review_channel_id = iif(:set_review_channel_id, excluded.review_channel_id, review_channel_id),
+    alert_channel_id = iif(:set_alert_channel_id, excluded.alert_channel_id, alert_channel_id),
+    timezone = iif(:set_timezone, excluded.timezone, timezone),
+    updated_at = excluded.updated_at
+RETURNING *
+"""
+
+
+def _settings(row: Row) -> GuildSettings:
+    return GuildSettings(
+        guild_id=row["guild_id"],
+        manager_role_id=row["manager_role_id"],
+        approval_required=bool(row["approval_required"]),
+        review_channel_id=row["review_channel_id"],
+        alert_channel_id=row["alert_channel_id"],
+        timezone=row["timezone"],
+    )
+
+
+class AppStateRepository:
+    """Small app-wide facts, e.g. the hash of the last synced command tree."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, key: str) -> str | None:
+        row = await self._db.fetch_one("SELECT value FROM app_state WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    async def set(self, key: str, value: str) -> None:
+        await self._db.write(
+            lambda tx: tx.execute(
+                "INSERT INTO app_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        )
