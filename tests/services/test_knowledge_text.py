@@ -12,7 +12,7 @@ from bot.services.knowledge_text import MAX_FILE_BYTES, estimate_tokens, read_kn
 
 
 def test_plain_text_is_read_and_sized() -> None:
-    result = read_knowledge_file("menu.txt", "Soup: tomato.\r\nBread: rye.\r\n".encode())
+    result = read_knowledge_file("menu.txt", b"Soup: tomato.\r\nBread: rye.\r\n")
     assert result.text == "Soup: tomato.\nBread: rye.\n"
     assert result.tokens == estimate_tokens(result.text)
     assert result.tokens > 0

@@ -1,0 +1,41 @@
+"""`python -m bot`: check settings, then run the bot until stopped.
+
+Exit codes: 0 after a clean stop, 2 when settings are missing or wrong (the message
+names every bad variable), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from pydantic import ValidationError
+
+from bot.app import StartupError, run
+from bot.logging_setup import configure_logging
+from bot.settings import Settings, describe_errors
+from bot.storage.errors import SchemaTooNewError
+
+
+def main() -> int:
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(describe_errors(error), file=sys.stderr)  # noqa: T201 - before logging exists
+        return 2
+    configure_logging(settings.log_level_number)
+    try:
+        asyncio.run(run(settings))
+    except StartupError as error:
+        print(f"The bot cannot start: {error}", file=sys.stderr)  # noqa: T201
+        return error.exit_code
+    except SchemaTooNewError as error:
+        print(f"The bot cannot start: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The composition root: builds every part once and owns start-up and shutdown order.
+
+Order matters: the database first (everything records into it), then Runway (real or the
+in-process sandbox), then the web server, and the Discord client last, so that nothing a
+member triggers can reach a part that is not running yet. Shutdown runs the other way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import aiohttp
+import discord
+from pydantic import SecretStr
+
+from bot.discord_endpoint import use_discord_api_base
+from bot.runway.client import RunwayClient
+from bot.runway.sandbox import Sandbox
+from bot.runway_bot import RunwayCharactersBot
+from bot.settings import Settings
+from bot.storage.database import Database
+from bot.storage.guilds import AppStateRepository
+from bot.web.server import build_app, serving
+
+log = logging.getLogger(__name__)
+
+SANDBOX_BANNER = (
+    "RUNWAY SANDBOX MODE: Runway is emulated inside this process. Avatars and sessions are "
+    "not real and no credits are spent."
+)
+
+
+class StartupError(Exception):
+    """A problem an operator must fix before the bot can run; its message says how.
+
+    `exit_code` 2 means the configuration is wrong, 1 that the surroundings are (network).
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@asynccontextmanager
+async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
+    """The real Runway, or the built-in sandbox on a loopback port when asked for."""
+    async with AsyncExitStack() as stack:
+        if settings.runway_sandbox:
+            log.warning(SANDBOX_BANNER)
+            key = SecretStr(secrets.token_urlsafe(24))
+            sandbox = Sandbox(dialect=settings.runway_api_dialect, api_key=key.get_secret_value())
+            await stack.enter_async_context(sandbox.serve(host="127.0.0.1", port=0))
+            base_url = sandbox.base_url
+        else:
+            assert settings.runwayml_api_secret is not None  # the settings validator ensures it
+            key = settings.runwayml_api_secret
+            base_url = str(settings.runway_base_url)
+        client = RunwayClient(base_url=base_url, api_key=key, dialect=settings.runway_api_dialect)
+        yield await stack.enter_async_context(client)
+
+
+async def run(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then stop every part in reverse order."""
+    if settings.discord_api_base_url is not None:
+        use_discord_api_base(str(settings.discord_api_base_url))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with AsyncExitStack() as stack:
+        database = await stack.enter_async_context(Database.open(settings.database_path))
+        runway = await stack.enter_async_context(runway_client(settings))
+        await stack.enter_async_context(
+            serving(build_app(), host=settings.web_host, port=settings.web_port)
+        )
+        bot = RunwayCharactersBot(
+            settings=settings, runway=runway, state=AppStateRepository(database)
+        )
+        await stack.enter_async_context(bot)
+        client_task = asyncio.create_task(
+            bot.start(settings.discord_token.get_secret_value()), name="discord-client"
+        )
+        stop_task = asyncio.create_task(stop.wait(), name="stop-signal")
+        done, _ = await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        if client_task in done:
+            _raise_startup_problem(client_task)
+        log.info("stopping")
+        await bot.close()
+        await asyncio.gather(client_task, return_exceptions=True)
+
+
+def _raise_startup_problem(task: asyncio.Task[None]) -> None:
+    error = task.exception()
+    if isinstance(error, discord.LoginFailure):
+        raise StartupError(
+            "Discord refused DISCORD_TOKEN. Copy the bot token again from the developer "
+            "portal (Bot > Reset Token) and restart."
+        )
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        raise StartupError("Discord refused the bot's intents; this bot needs none privileged.")
+    if isinstance(error, aiohttp.ClientConnectorError):
+        raise StartupError(
+            f"Discord could not be reached ({error.host}): check this machine's network.",
+            exit_code=1,
+        )
+    if error is not None:
+        raise error

@@ -1,0 +1,1 @@
+"""Discord-facing helpers shared by the bot and its cogs: embeds, the error path."""

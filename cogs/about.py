@@ -1,0 +1,36 @@
+"""/about: what this bot is and how it is set up, proving the whole path end to end."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.runway_bot import RunwayCharactersBot
+from bot.ui.format import duration_text
+
+
+class About(commands.Cog):
+    def __init__(self, bot: RunwayCharactersBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="about")
+    async def about(self, interaction: discord.Interaction[RunwayCharactersBot]) -> None:
+        """Show the bot's version, which Runway API it speaks, and how long it has run."""
+        settings = self.bot.settings
+        embed = self.bot.embeds.make(
+            "Runway Characters for Discord",
+            "Conversational video avatars from Runway, live in your server.",
+        )
+        embed.add_field(name="Version", value=self.bot.version)
+        embed.add_field(name="Runway API", value=settings.runway_api_dialect.value)
+        embed.add_field(
+            name="Mode",
+            value="Sandbox (emulated, free)" if settings.runway_sandbox else "Live",
+        )
+        embed.add_field(name="Uptime", value=duration_text(self.bot.uptime_seconds))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: RunwayCharactersBot) -> None:
+    await bot.add_cog(About(bot))
