@@ -68,6 +68,8 @@ class DialectRules:
     max_session_seconds: int
     avatar_voice_presets: tuple[str, ...] | None
     """Voice preset ids the API accepts, or None where any id is passed through."""
+    accepts_image_data: bool
+    """Whether `referenceImage` may carry the image itself (a data: URI), not just a link."""
 
     def supports(self, operation: Operation) -> bool:
         return operation in self.operations
@@ -146,6 +148,7 @@ PRODUCTION = DialectRules(
     min_session_seconds=catalog.PRODUCTION_MAX_DURATION_MIN,
     max_session_seconds=catalog.PRODUCTION_MAX_DURATION_MAX,
     avatar_voice_presets=catalog.VOICE_PRESETS,
+    accepts_image_data=True,
 )
 
 SEED = DialectRules(
@@ -157,6 +160,7 @@ SEED = DialectRules(
     min_session_seconds=1,
     max_session_seconds=catalog.SEED_MAX_SESSION_SECONDS,
     avatar_voice_presets=None,
+    accepts_image_data=False,
 )
 
 RULES: dict[Dialect, DialectRules] = {Dialect.PRODUCTION: PRODUCTION, Dialect.SEED: SEED}

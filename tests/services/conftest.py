@@ -1,0 +1,71 @@
+"""Services on a real SQLite file, talking to the Runway sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image, PngImagePlugin
+from pydantic import SecretStr
+
+from bot.runway.client import RunwayClient
+from bot.runway.retry import RetryPolicy
+from bot.runway.sandbox import Sandbox
+from bot.services.actors import Actor
+from bot.services.container import Services, build_services
+from bot.settings import Dialect
+from bot.storage import Database
+from tests.runway.conftest import SANDBOX_KEY, production_sandbox, seed_sandbox
+
+__all__ = ["production_sandbox", "seed_sandbox"]
+
+GUILD = 1001
+OTHER_GUILD = 2002
+ADMIN = Actor(user_id=11, manages_guild=True)
+MEMBER = Actor(user_id=22)
+
+
+def png(*, fail: bool = False, size: int = 256) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    if fail:
+        info.add_text("Comment", "SANDBOX-FAIL")
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (30, 90, 160)).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+@dataclass
+class World:
+    services: Services
+    sandbox: Sandbox
+    runway: RunwayClient
+    database: Database
+
+
+async def _world(sandbox: Sandbox, tmp_path: Path, dialect: Dialect) -> AsyncIterator[World]:
+    async with (
+        Database.open(tmp_path / "bot.db") as database,
+        RunwayClient(
+            base_url=sandbox.base_url,
+            api_key=SecretStr(SANDBOX_KEY),
+            dialect=dialect,
+            retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+        ) as runway,
+    ):
+        services = await build_services(database, runway, avatar_poll_interval=0.05)
+        yield World(services=services, sandbox=sandbox, runway=runway, database=database)
+
+
+@pytest.fixture
+async def world(production_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
+    async for item in _world(production_sandbox, tmp_path, Dialect.PRODUCTION):
+        yield item
+
+
+@pytest.fixture
+async def seed_world(seed_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
+    async for item in _world(seed_sandbox, tmp_path, Dialect.SEED):
+        yield item
