@@ -24,7 +24,7 @@ from bot.runway.sandbox import Sandbox
 from bot.runway_bot import RunwayCharactersBot
 from bot.settings import Settings
 from bot.storage.database import Database
-from bot.storage.guilds import AppStateRepository
+from bot.services.container import build_services
 from bot.web.server import build_app, serving
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,9 @@ async def run(settings: Settings) -> None:
         await stack.enter_async_context(
             serving(build_app(), host=settings.web_host, port=settings.web_port)
         )
+        services = await build_services(database, runway)
         bot = RunwayCharactersBot(
-            settings=settings, runway=runway, state=AppStateRepository(database)
+            settings=settings, runway=runway, services=services, state=services.state
         )
         await stack.enter_async_context(bot)
         client_task = asyncio.create_task(

@@ -15,13 +15,14 @@ from discord.ext import commands
 from bot import __version__
 from bot.command_sync import StateStore, sync_if_changed
 from bot.runway.client import RunwayClient
+from bot.services.container import Services
 from bot.settings import Settings
 from bot.ui.embeds import EmbedFactory
 from bot.ui.tree import ErrorReportingTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.about",)
+EXTENSIONS: tuple[str, ...] = ("cogs.about", "cogs.avatar", "cogs.knowledge")
 
 
 class RunwayCharactersBot(commands.Bot):
@@ -29,7 +30,14 @@ class RunwayCharactersBot(commands.Bot):
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
 
-    def __init__(self, *, settings: Settings, runway: RunwayClient, state: StateStore) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        runway: RunwayClient,
+        services: Services,
+        state: StateStore,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -44,6 +52,7 @@ class RunwayCharactersBot(commands.Bot):
         )
         self.settings = settings
         self.runway = runway
+        self.services = services
         self.state = state
         self.embeds = EmbedFactory(sandbox=settings.runway_sandbox)
         self.version = __version__

@@ -29,45 +29,53 @@ class ErrorReportingTree(app_commands.CommandTree["RunwayCharactersBot"]):
         interaction: discord.Interaction[RunwayCharactersBot],
         error: app_commands.AppCommandError,
     ) -> None:
-        message = self.describe(interaction, error)
-        embed = interaction.client.embeds.error(message)
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(
-                    embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-                )
-            else:
-                await interaction.response.send_message(
-                    embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-                )
-        except discord.HTTPException:
-            log.warning("could not tell the member about an error", exc_info=True)
+        await report_error(interaction, error)
 
-    @staticmethod
-    def describe(
-        interaction: discord.Interaction[RunwayCharactersBot],
-        error: app_commands.AppCommandError,
-    ) -> str:
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, UserFacingError):
-            return cause.user_message
-        if isinstance(cause, BadRequestError):
-            return cause.describe()
-        if isinstance(cause, RunwayError):
-            return cause.user_message
-        if isinstance(cause, app_commands.MissingPermissions):
-            needed = ", ".join(p.replace("_", " ").title() for p in cause.missing_permissions)
-            return f"You need the {needed} permission for this."
-        if isinstance(cause, app_commands.NoPrivateMessage):
-            return "This command works only inside a server."
-        if isinstance(cause, app_commands.CommandOnCooldown):
-            return f"Slow down: try again in {cause.retry_after:.0f} s."
-        if isinstance(cause, app_commands.CheckFailure | app_commands.TransformerError):
-            return str(cause)
-        incident = secrets.token_hex(4)
-        command = interaction.command.qualified_name if interaction.command else "?"
-        log.error("unexpected error %s in /%s", incident, command, exc_info=cause)
-        return (
-            "Something went wrong on the bot's side. If it keeps happening, "
-            f"give an admin this id: `{incident}`."
-        )
+
+async def report_error(
+    interaction: discord.Interaction[RunwayCharactersBot], error: BaseException
+) -> None:
+    """Tell the member what went wrong, ephemerally; used by commands, modals and views."""
+    embed = interaction.client.embeds.error(describe(interaction, error))
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.response.send_message(
+                embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    except discord.HTTPException:
+        log.warning("could not tell the member about an error", exc_info=True)
+
+
+def describe(interaction: discord.Interaction[RunwayCharactersBot], error: BaseException) -> str:
+    """The member's message for `error`; unexpected errors are logged under an id."""
+    cause: BaseException = error
+    if isinstance(error, app_commands.CommandInvokeError):
+        cause = error.original
+    elif isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        cause = error.__cause__
+    if isinstance(cause, UserFacingError):
+        return cause.user_message
+    if isinstance(cause, BadRequestError):
+        return cause.describe()
+    if isinstance(cause, RunwayError):
+        return cause.user_message
+    if isinstance(cause, app_commands.MissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in cause.missing_permissions)
+        return f"You need the {needed} permission for this."
+    if isinstance(cause, app_commands.NoPrivateMessage):
+        return "This command works only inside a server."
+    if isinstance(cause, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {cause.retry_after:.0f} s."
+    if isinstance(cause, app_commands.CheckFailure | app_commands.TransformerError):
+        return str(cause)
+    incident = secrets.token_hex(4)
+    command = interaction.command.qualified_name if interaction.command else "?"
+    log.error("unexpected error %s in /%s", incident, command, exc_info=cause)
+    return (
+        "Something went wrong on the bot's side. If it keeps happening, "
+        f"give an admin this id: `{incident}`."
+    )

@@ -1,0 +1,522 @@
+"""/avatar: create, list, show, edit and delete a server's avatars; review and history.
+
+The cog parses options, asks `bot.services.avatars` and renders the answer. Every reply
+that echoes what a member typed goes out with mentions disabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import InvalidInput
+from bot.runway import catalog
+from bot.runway.dialects import Operation
+from bot.runway_bot import RunwayCharactersBot
+from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpload
+from bot.services.images import MAX_IMAGE_BYTES
+from bot.services.knowledge import BUDGET
+from bot.storage import AuditEntry, Avatar
+from bot.ui.embeds import FAILURE, SUCCESS, WARNING
+from bot.ui.tree import report_error
+from cogs.shared import (
+    NO_MENTIONS,
+    AvatarOption,
+    Interaction,
+    actor_of,
+    guild_id_of,
+    plain,
+    status_label,
+)
+from cogs.views import Confirm, Paginator, TextModal
+
+log = logging.getLogger(__name__)
+
+MODAL_TEXT_MAX = 4000  # Discord's limit for one text input
+
+STYLE_HINTS: dict[str, str] = {
+    "tutor": "You are a patient tutor. Explain step by step, check understanding with short "
+    "questions, and encourage the learner.",
+    "support": "You are a friendly support agent for this community. Answer briefly and "
+    "clearly, and say so when you do not know.",
+    "storyteller": "You are a lively storyteller. Speak vividly, invite the listener into the "
+    "story, and keep each turn short so they can respond.",
+    "host": "You are the warm host of this server. Welcome people, point them to the right "
+    "places, and keep the mood friendly.",
+}
+
+
+class AvatarCog(commands.GroupCog, group_name="avatar"):
+    """Conversational video avatars of this server."""
+
+    def __init__(self, bot: RunwayCharactersBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    # Creating
+
+    @app_commands.command(name="create")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        name="The avatar's name (up to 50 characters)",
+        voice="The voice it speaks with",
+        image="A clear portrait: JPEG, PNG or WebP",
+        image_url="Or an https:// link to the image",
+        style="Start the personality from a template you can edit",
+    )
+    @app_commands.choices(
+        style=[app_commands.Choice(name=key.title(), value=key) for key in STYLE_HINTS]
+    )
+    async def create(
+        self,
+        interaction: Interaction,
+        name: app_commands.Range[str, 1, catalog.AVATAR_NAME_MAX],
+        voice: str,
+        image: discord.Attachment | None = None,
+        image_url: str | None = None,
+        style: app_commands.Choice[str] | None = None,
+    ) -> None:
+        """Create an avatar from an image; a form then asks for its personality."""
+        avatars = self.bot.services.avatars
+        guild_id = guild_id_of(interaction)
+        actor = actor_of(interaction)
+        source = _image_source_check(image, image_url)
+        voice_id = avatars.voices.validate(voice)
+        await avatars.check_creatable(guild_id, actor, name)
+
+        async def submitted(modal_interaction: Interaction, values: dict[str, str]) -> None:
+            await modal_interaction.response.defer(ephemeral=True, thinking=True)
+            draft = avatars.clean_draft(
+                name=name,
+                personality=values["personality"],
+                voice=voice_id,
+                start_script=values.get("start_script"),
+            )
+            picture = await _image_source(source)
+            shown = ""
+
+            async def progress(step: str) -> None:
+                nonlocal shown
+                if step != shown:
+                    shown = step
+                    await modal_interaction.edit_original_response(content=f"⏳ {step}")
+
+            created = await avatars.create(guild_id, actor, draft, picture, progress=progress)
+            await self._announce(modal_interaction, created)
+
+        personality = discord.ui.TextInput[TextModal](
+            label="Personality: how it behaves and speaks",
+            custom_id="personality",
+            style=discord.TextStyle.paragraph,
+            max_length=MODAL_TEXT_MAX,
+            default=STYLE_HINTS.get(style.value) if style else None,
+            placeholder="You are a cheerful guide to our server…",
+        )
+        opening = discord.ui.TextInput[TextModal](
+            label="Opening line (optional)",
+            custom_id="start_script",
+            style=discord.TextStyle.paragraph,
+            max_length=catalog.START_SCRIPT_MAX,
+            required=False,
+            placeholder="Hi! What would you like to talk about?",
+        )
+        await interaction.response.send_modal(
+            TextModal(
+                title=f"New avatar: {name}"[:45], fields=[personality, opening], on_submit=submitted
+            )
+        )
+
+    @create.autocomplete("voice")
+    async def voice_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _voice_choices(self.bot, current)
+
+    async def _announce(self, interaction: Interaction, created: CreatedAvatar) -> None:
+        avatar = created.avatar
+        if avatar.status.value == "FAILED":
+            embed = self.bot.embeds.make(
+                "Runway could not make this avatar",
+                f"Runway's reason: {plain(avatar.failure_reason or 'not given')}\n\n"
+                "Nothing was kept; try another image (a clear, front-facing portrait works best).",
+                colour=FAILURE,
+            )
+            await interaction.edit_original_response(
+                content=None, embed=embed, allowed_mentions=NO_MENTIONS
+            )
+            return
+        embed = await self._avatar_embed(avatar)
+        notes = []
+        if created.still_processing:
+            notes.append("Runway is still preparing it; `/avatar show` tells when it is ready.")
+        if created.awaiting_review:
+            notes.append(await self._post_for_review(interaction, avatar))
+        embed.description = "\n".join([embed.description or "", *notes]).strip()
+        await interaction.edit_original_response(
+            content=None, embed=embed, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _post_for_review(self, interaction: Interaction, avatar: Avatar) -> str:
+        settings = await self.bot.services.guilds.get(avatar.guild_id)
+        channel_id = settings.review_channel_id
+        if channel_id is None:
+            return (
+                "It waits for approval, but no review channel is set: an admin can set one "
+                "with `/avatar permissions`."
+            )
+        channel = self.bot.get_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return (
+                "It waits for approval, but the review channel is gone; an admin should set "
+                "a new one with `/avatar permissions`."
+            )
+        embed = await self._avatar_embed(avatar, title=f"Review: {avatar.name}")
+        embed.add_field(name="Created by", value=f"<@{avatar.created_by}>")
+        try:
+            message = await channel.send(
+                embed=embed, view=review_view(avatar.id), allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException:
+            log.warning("could not post review for avatar %s", avatar.id, exc_info=True)
+            return "It waits for approval, but the bot cannot post in the review channel."
+        await self.bot.services.avatars.set_review_message(avatar.guild_id, avatar.id, message.id)
+        return f"It waits for an admin's approval in <#{channel_id}> before members can use it."
+
+    # Reading
+
+    @app_commands.command(name="list")
+    @app_commands.guild_only()
+    async def list_(self, interaction: Interaction) -> None:
+        """List this server's avatars."""
+        guild_id = guild_id_of(interaction)
+
+        async def render(page: int) -> tuple[discord.Embed, int]:
+            result = await self.bot.services.avatars.page(guild_id, page)
+            embed = self.bot.embeds.make(
+                "Avatars of this server",
+                footer=f"Page {result.page + 1} of {result.pages} · {result.total} in all",
+            )
+            if not result.avatars:
+                embed.description = (
+                    "No avatars yet. Someone with Manage Server can `/avatar create` one."
+                )
+            for avatar in result.avatars:
+                embed.add_field(
+                    name=f"{plain(avatar.name)} · {status_label(avatar)}",
+                    value=plain(avatar.personality, limit=120),
+                    inline=False,
+                )
+            return embed, result.pages
+
+        embed, pages = await render(0)
+        view = Paginator(interaction, render, pages=pages) if pages > 1 else discord.utils.MISSING
+        await interaction.response.send_message(
+            embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="show")
+    @app_commands.guild_only()
+    @app_commands.describe(avatar="Which avatar")
+    async def show(self, interaction: Interaction, avatar: AvatarOption) -> None:
+        """Show an avatar: its image, voice, personality and knowledge."""
+        await interaction.response.defer(ephemeral=True)
+        fresh = await self.bot.services.avatars.show(guild_id_of(interaction), str(avatar.id))
+        embed = await self._avatar_embed(fresh)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _avatar_embed(self, avatar: Avatar, *, title: str | None = None) -> discord.Embed:
+        tokens = await self.bot.services.avatars.knowledge_tokens(avatar.guild_id, avatar.id)
+        embed = self.bot.embeds.make(
+            title or plain(avatar.name),
+            colour=SUCCESS if avatar.usable else WARNING,
+        )
+        embed.add_field(name="Status", value=status_label(avatar))
+        embed.add_field(
+            name="Voice", value=self.bot.services.avatars.voices.label(avatar.voice_preset)
+        )
+        embed.add_field(name="Knowledge", value=f"{tokens:,} of {BUDGET:,} tokens used")
+        embed.add_field(
+            name="Personality", value=plain(avatar.personality, limit=400), inline=False
+        )
+        if avatar.start_script:
+            embed.add_field(
+                name="Opening line", value=plain(avatar.start_script, limit=300), inline=False
+            )
+        image = avatar.processed_image_uri or avatar.reference_image_uri or avatar.image_source_url
+        if image and image.startswith("https://"):
+            embed.set_thumbnail(url=image)
+        return embed
+
+    # Changing
+
+    @app_commands.command(name="edit")
+    @app_commands.guild_only()
+    @app_commands.describe(avatar="Which avatar", voice="A new voice (optional)")
+    async def edit(
+        self, interaction: Interaction, avatar: AvatarOption, voice: str | None = None
+    ) -> None:
+        """Edit an avatar's name, personality, opening line or voice."""
+        service = self.bot.services.avatars
+        guild_id = guild_id_of(interaction)
+        actor = actor_of(interaction)
+        if not self.bot.runway.rules.supports(Operation.AVATAR_UPDATE):
+            raise InvalidInput(
+                "The Runway API this bot is set up for (the seed description) cannot change an "
+                "avatar after it is made. Delete it and create it again instead."
+            )
+        await self.bot.services.permissions.require_manager(
+            guild_id, actor, doing="Editing avatars"
+        )
+        long_personality = len(avatar.personality) > MODAL_TEXT_MAX
+
+        async def submitted(modal_interaction: Interaction, values: dict[str, str]) -> None:
+            await modal_interaction.response.defer(ephemeral=True, thinking=True)
+            updated = await service.edit(
+                guild_id,
+                actor,
+                avatar,
+                name=values["name"],
+                personality=avatar.personality if long_personality else values["personality"],
+                start_script=values.get("start_script"),
+                voice=voice,
+            )
+            embed = await self._avatar_embed(updated)
+            embed.description = "Saved."
+            await modal_interaction.edit_original_response(
+                embed=embed, allowed_mentions=NO_MENTIONS
+            )
+
+        fields = [
+            discord.ui.TextInput[TextModal](
+                label="Name",
+                custom_id="name",
+                default=avatar.name,
+                max_length=catalog.AVATAR_NAME_MAX,
+            )
+        ]
+        if not long_personality:
+            fields.append(
+                discord.ui.TextInput[TextModal](
+                    label="Personality",
+                    custom_id="personality",
+                    style=discord.TextStyle.paragraph,
+                    default=avatar.personality,
+                    max_length=MODAL_TEXT_MAX,
+                )
+            )
+        fields.append(
+            discord.ui.TextInput[TextModal](
+                label="Opening line (empty for none)",
+                custom_id="start_script",
+                style=discord.TextStyle.paragraph,
+                default=avatar.start_script,
+                required=False,
+                max_length=catalog.START_SCRIPT_MAX,
+            )
+        )
+        await interaction.response.send_modal(
+            TextModal(title=f"Edit {avatar.name}"[:45], fields=fields, on_submit=submitted)
+        )
+
+    @edit.autocomplete("voice")
+    async def edit_voice_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _voice_choices(self.bot, current)
+
+    @app_commands.command(name="delete")
+    @app_commands.guild_only()
+    @app_commands.describe(avatar="Which avatar to delete")
+    async def delete(self, interaction: Interaction, avatar: AvatarOption) -> None:
+        """Delete an avatar and the knowledge attached to it."""
+        guild_id = guild_id_of(interaction)
+        actor = actor_of(interaction)
+        await self.bot.services.permissions.require_manager(
+            guild_id, actor, doing="Deleting avatars"
+        )
+        confirm = Confirm(interaction, confirm_label=f"Delete {avatar.name}"[:80])
+        await interaction.response.send_message(
+            f"Delete **{plain(avatar.name)}** and its knowledge documents? This cannot be undone.",
+            view=confirm,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+        await confirm.wait()
+        if not confirm.confirmed:
+            await interaction.edit_original_response(
+                content="Kept. Nothing was deleted.", view=None
+            )
+            return
+        removed = await self.bot.services.avatars.delete(guild_id, actor, avatar)
+        await interaction.edit_original_response(
+            content=f"Deleted **{plain(avatar.name)}** and {removed} knowledge document(s).",
+            view=None,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    # Administration
+
+    @app_commands.command(name="permissions")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.describe(
+        manager_role="A role that may create, edit and delete avatars besides Manage Server",
+        clear_manager_role="Remove the manager role",
+        approval="Whether new or changed avatars wait for an admin's approval",
+        review_channel="Where approval requests are posted",
+    )
+    async def permissions(
+        self,
+        interaction: Interaction,
+        manager_role: discord.Role | None = None,
+        clear_manager_role: bool = False,
+        approval: bool | None = None,
+        review_channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Who may manage avatars here, and whether they need approval."""
+        guild_id = guild_id_of(interaction)
+        actor = actor_of(interaction)
+        self.bot.services.permissions.require_admin(actor, doing="Changing avatar permissions")
+        changes: dict[str, Any] = {}
+        if manager_role is not None:
+            changes["manager_role_id"] = manager_role.id
+        elif clear_manager_role:
+            changes["manager_role_id"] = None
+        if approval is not None:
+            changes["approval_required"] = approval
+        if review_channel is not None:
+            changes["review_channel_id"] = review_channel.id
+        if changes:
+            await self.bot.services.guilds.update(guild_id, **changes)
+        settings = await self.bot.services.guilds.get(guild_id)
+        embed = self.bot.embeds.make("Avatar permissions")
+        embed.add_field(
+            name="May manage avatars",
+            value="Manage Server"
+            + (f" and <@&{settings.manager_role_id}>" if settings.manager_role_id else ""),
+            inline=False,
+        )
+        embed.add_field(name="Approval", value="required" if settings.approval_required else "off")
+        embed.add_field(
+            name="Review channel",
+            value=f"<#{settings.review_channel_id}>" if settings.review_channel_id else "not set",
+        )
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="history")
+    @app_commands.guild_only()
+    async def history(self, interaction: Interaction) -> None:
+        """What was done to this server's avatars and knowledge, newest first."""
+        entries = await self.bot.services.avatars.history(
+            guild_id_of(interaction), actor_of(interaction)
+        )
+        embed = self.bot.embeds.make("Avatar history")
+        embed.description = "\n".join(_history_line(entry) for entry in entries) or "Nothing yet."
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+def _voice_choices(bot: RunwayCharactersBot, current: str) -> list[app_commands.Choice[str]]:
+    choices = bot.services.avatars.voices.search(current)
+    return [app_commands.Choice(name=choice.label, value=choice.preset_id) for choice in choices]
+
+
+def _history_line(entry: AuditEntry) -> str:
+    who = f"<@{entry.actor_id}>" if entry.actor_id else "the bot"
+    action = entry.action.replace(".", " ").replace("_", " ")
+    return f"<t:{entry.created_at}:R> {who}: {action} **{plain(entry.subject, limit=60)}**"
+
+
+def _image_source_check(
+    image: discord.Attachment | None, url: str | None
+) -> discord.Attachment | str:
+    """Exactly one of an attachment or a link, and an attachment not obviously too big."""
+    if (image is None) == (url is None):
+        raise InvalidInput(
+            "Give the avatar's image either as an attachment or as an https:// link, not both."
+        )
+    if image is not None:
+        if image.size > MAX_IMAGE_BYTES:
+            raise InvalidInput(
+                f"That file is {image.size / (1024 * 1024):.1f} MB; the limit is "
+                f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB. Export a smaller copy."
+            )
+        return image
+    assert url is not None
+    return url
+
+
+async def _image_source(source: discord.Attachment | str) -> ImageSource:
+    if isinstance(source, str):
+        return ImageLink(url=source)
+    try:
+        data = await source.read()
+    except discord.HTTPException:
+        raise InvalidInput(
+            "Discord would not hand over the attached image; attach it again."
+        ) from None
+    return ImageUpload(data=data, url=source.url)
+
+
+class ReviewButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"avatar-review:(?P<verdict>approve|reject):(?P<avatar_id>\d+)",
+):
+    """Approve / Reject on a review post; persistent, so it works after a restart."""
+
+    def __init__(self, avatar_id: int, *, approve: bool) -> None:
+        verdict = "approve" if approve else "reject"
+        super().__init__(
+            discord.ui.Button(
+                label="Approve" if approve else "Reject",
+                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
+                custom_id=f"avatar-review:{verdict}:{avatar_id}",
+            )
+        )
+        self.avatar_id = avatar_id
+        self.approve = approve
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: Interaction,
+        item: discord.ui.Button[discord.ui.View],
+        match: re.Match[str],
+    ) -> ReviewButton:
+        return cls(int(match["avatar_id"]), approve=match["verdict"] == "approve")
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            guild_id = guild_id_of(interaction)
+            avatar = await interaction.client.services.avatars.review(
+                guild_id, actor_of(interaction), self.avatar_id, approve=self.approve
+            )
+        except Exception as error:  # answer the admin ephemerally, whatever went wrong
+            await report_error(interaction, error)
+            return
+        verdict = "approved" if self.approve else "rejected"
+        await interaction.response.edit_message(
+            content=f"{plain(avatar.name)} was {verdict} by {interaction.user.mention}.",
+            view=None,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+def review_view(avatar_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ReviewButton(avatar_id, approve=True))
+    view.add_item(ReviewButton(avatar_id, approve=False))
+    return view
+
+
+async def setup(bot: RunwayCharactersBot) -> None:
+    bot.add_dynamic_items(ReviewButton)
+    await bot.add_cog(AvatarCog(bot))

@@ -1,0 +1,123 @@
+"""/knowledge: give an avatar text to draw on, list it, and take it away again."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import InvalidInput
+from bot.runway_bot import RunwayCharactersBot
+from bot.services.knowledge import BUDGET
+from bot.services.knowledge_text import MAX_FILE_BYTES
+from cogs.shared import NO_MENTIONS, AvatarOption, Interaction, actor_of, guild_id_of, plain
+
+
+class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
+    """Knowledge documents that avatars draw on in conversation."""
+
+    def __init__(self, bot: RunwayCharactersBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="add")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        avatar="The avatar that should know this",
+        file="A .txt or .md file (UTF-8 text)",
+        name="A name for the document (defaults to the file's name)",
+    )
+    async def add(
+        self,
+        interaction: Interaction,
+        avatar: AvatarOption,
+        file: discord.Attachment,
+        name: app_commands.Range[str, 1, 255] | None = None,
+    ) -> None:
+        """Upload a text file as knowledge for an avatar."""
+        if file.size > MAX_FILE_BYTES:
+            raise InvalidInput(
+                f"That file is {file.size / 1024:.0f} KB; knowledge files may be at most "
+                f"{MAX_FILE_BYTES // 1024} KB. Split it into smaller files."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            data = await file.read()
+        except discord.HTTPException:
+            raise InvalidInput("Discord would not hand over the file; attach it again.") from None
+        document, summary = await self.bot.services.knowledge.add(
+            guild_id_of(interaction),
+            actor_of(interaction),
+            avatar,
+            filename=file.filename,
+            data=data,
+            name=name,
+        )
+        embed = self.bot.embeds.make(
+            f"{plain(avatar.name)} learned {plain(document.name)}",
+            f"About {document.tokens:,} tokens. Knowledge used: {summary.used:,} of "
+            f"{BUDGET:,} tokens; {summary.remaining:,} left.",
+        )
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="list")
+    @app_commands.guild_only()
+    @app_commands.describe(avatar="Whose knowledge to list")
+    async def list_(self, interaction: Interaction, avatar: AvatarOption) -> None:
+        """List an avatar's knowledge documents and its token budget."""
+        summary = await self.bot.services.knowledge.summary(guild_id_of(interaction), avatar)
+        embed = self.bot.embeds.make(
+            f"Knowledge of {plain(avatar.name)}",
+            f"{summary.used:,} of {BUDGET:,} tokens used; {summary.remaining:,} left.",
+        )
+        for document in summary.documents[:25]:
+            embed.add_field(
+                name=plain(document.name, limit=250),
+                value=f"{document.tokens:,} tokens · added by <@{document.added_by}> "
+                f"<t:{document.created_at}:R>",
+                inline=False,
+            )
+        if not summary.documents:
+            embed.add_field(name="No documents yet", value="Add one with `/knowledge add`.")
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="remove")
+    @app_commands.guild_only()
+    @app_commands.describe(avatar="Whose knowledge", document="Which document to remove")
+    async def remove(self, interaction: Interaction, avatar: AvatarOption, document: str) -> None:
+        """Remove a knowledge document from an avatar (and from Runway)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await self.bot.services.knowledge.remove(
+            guild_id_of(interaction), actor_of(interaction), avatar, document
+        )
+        await interaction.followup.send(
+            f"Removed **{plain(removed.name)}** from **{plain(avatar.name)}**.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @remove.autocomplete("document")
+    async def document_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Documents of the avatar chosen in the same command; never raises."""
+        chosen = getattr(interaction.namespace, "avatar", None)
+        if interaction.guild_id is None or not chosen:
+            return []
+        try:
+            avatar = await self.bot.services.avatars.resolve(interaction.guild_id, str(chosen))
+            documents = await self.bot.services.knowledge.search(
+                interaction.guild_id, avatar, current
+            )
+        except Exception:  # autocomplete must never raise
+            return []
+        return [
+            app_commands.Choice(name=f"{doc.name} ({doc.tokens:,} tokens)"[:100], value=str(doc.id))
+            for doc in documents
+        ]
+
+
+async def setup(bot: RunwayCharactersBot) -> None:
+    await bot.add_cog(KnowledgeCog(bot))

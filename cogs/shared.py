@@ -1,0 +1,84 @@
+"""Pieces every cog uses: who the member is, avatar options, and safe echoing of user text."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.errors import NotAllowed
+from bot.runway_bot import RunwayCharactersBot
+from bot.services.actors import Actor
+from bot.storage import Avatar, AvatarStatus, ReviewState
+
+Interaction = discord.Interaction[RunwayCharactersBot]
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def guild_id_of(interaction: Interaction) -> int:
+    if interaction.guild_id is None:
+        raise NotAllowed("This command works only inside a server.")
+    return interaction.guild_id
+
+
+def actor_of(interaction: Interaction) -> Actor:
+    """The member as plain data for the services: id, Manage Server, roles."""
+    user = interaction.user
+    if isinstance(user, discord.Member):
+        return Actor(
+            user_id=user.id,
+            manages_guild=user.guild_permissions.manage_guild,
+            role_ids=frozenset(role.id for role in user.roles),
+        )
+    return Actor(user_id=user.id)
+
+
+def plain(text: str, *, limit: int | None = None) -> str:
+    """User text as it should read in an embed: markdown escaped, cut with an ellipsis."""
+    escaped = discord.utils.escape_markdown(discord.utils.escape_mentions(text))
+    if limit is not None and len(escaped) > limit:
+        return escaped[: limit - 1] + "…"
+    return escaped
+
+
+def status_label(avatar: Avatar) -> str:
+    if avatar.status is AvatarStatus.PROCESSING:
+        return "⏳ processing"
+    if avatar.status is AvatarStatus.FAILED:
+        return "❌ failed"
+    if avatar.review_state is ReviewState.PENDING:
+        return "🕒 awaiting review"
+    if avatar.review_state is ReviewState.REJECTED:
+        return "🚫 rejected"
+    return "✅ ready"
+
+
+class AvatarTransformer(app_commands.Transformer):
+    """Turns the avatar option (an autocomplete id or a typed name) into this server's
+    avatar; another server's avatar is never found, whatever is typed."""
+
+    def __init__(self, *, usable_only: bool = False) -> None:
+        self.usable_only = usable_only
+
+    async def transform(self, interaction: Interaction, value: str) -> Avatar:  # type: ignore[override]
+        return await interaction.client.services.avatars.resolve(guild_id_of(interaction), value)
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        try:
+            avatars = await interaction.client.services.avatars.search(
+                interaction.guild_id, value, usable_only=self.usable_only
+            )
+        except Exception:  # autocomplete must never raise: Discord shows "loading failed"
+            return []
+        return [
+            app_commands.Choice(
+                name=f"{avatar.name} · {status_label(avatar)}"[:100], value=str(avatar.id)
+            )
+            for avatar in avatars
+        ]
+
+
+AvatarOption = app_commands.Transform[Avatar, AvatarTransformer]
