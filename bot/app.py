@@ -22,9 +22,9 @@ from bot.discord_endpoint import use_discord_api_base
 from bot.runway.client import RunwayClient
 from bot.runway.sandbox import Sandbox
 from bot.runway_bot import RunwayCharactersBot
+from bot.services.container import build_services
 from bot.settings import Settings
 from bot.storage.database import Database
-from bot.services.container import build_services
 from bot.web.server import build_app, serving
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,23 @@ async def run(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database.open(settings.database_path))
         runway = await stack.enter_async_context(runway_client(settings))
+        services = await build_services(
+            database,
+            runway,
+            join_base_url=settings.join_base_url,
+            session_max_seconds=settings.session_max_minutes * 60,
+            max_live_per_guild=settings.max_live_sessions_per_server,
+        )
         await stack.enter_async_context(
             serving(build_app(), host=settings.web_host, port=settings.web_port)
         )
-        services = await build_services(database, runway)
         bot = RunwayCharactersBot(
             settings=settings, runway=runway, services=services, state=services.state
         )
         await stack.enter_async_context(bot)
+        # The bot starts the tracker once its cogs listen for settled sessions; it stops
+        # before the bot closes (below), and here too if start-up fails half-way.
+        stack.push_async_callback(services.tracker.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
         )
@@ -93,6 +102,7 @@ async def run(settings: Settings) -> None:
         if client_task in done:
             _raise_startup_problem(client_task)
         log.info("stopping")
+        await services.tracker.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)
 

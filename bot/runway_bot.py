@@ -22,7 +22,12 @@ from bot.ui.tree import ErrorReportingTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.about", "cogs.avatar", "cogs.knowledge")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.about",
+    "cogs.avatar",
+    "cogs.knowledge",
+    "cogs.session",
+)
 
 
 class RunwayCharactersBot(commands.Bot):
@@ -61,6 +66,8 @@ class RunwayCharactersBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # Started only now that the cogs listen for settled sessions (their summary DMs).
+        self.services.tracker.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")
         await sync_if_changed(

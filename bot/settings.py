@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="Testing only: send Discord REST and gateway traffic to this address "
         "(a fake Discord) instead of discord.com.",
     )
+    session_max_minutes: Annotated[int, Field(ge=1, le=30)] = Field(
+        default=5,
+        description="The longest live session a member may start, in minutes (Runway: 30 at most).",
+    )
+    max_live_sessions_per_server: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=3, description="Live sessions one server may have at once (0: none allowed)."
+    )
     log_level: LogLevel = Field(default=LogLevel.INFO, description="DEBUG, INFO, WARNING or ERROR.")
 
     @model_validator(mode="wrap")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.errors import InvalidInput
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.knowledge import BUDGET
 from bot.services.knowledge_text import MAX_FILE_BYTES
 from cogs.shared import NO_MENTIONS, AvatarOption, Interaction, actor_of, guild_id_of, plain
+
+log = logging.getLogger(__name__)
 
 
 class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
@@ -19,6 +23,23 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
     def __init__(self, bot: RunwayCharactersBot) -> None:
         self.bot = bot
         super().__init__()
+
+    async def cog_load(self) -> None:
+        self.clean_orphans.start()
+
+    async def cog_unload(self) -> None:
+        self.clean_orphans.cancel()
+
+    @tasks.loop(minutes=10)
+    async def clean_orphans(self) -> None:
+        """Delete at Runway the documents no avatar uses any more (failed adds, deletes)."""
+        try:
+            cleaned = await self.bot.services.knowledge.clean_orphans()
+        except Exception:  # retried on the next round
+            log.warning("orphan cleanup failed", exc_info=True)
+            return
+        if cleaned:
+            log.info("deleted %d orphaned knowledge documents at Runway", cleaned)
 
     @app_commands.command(name="add")
     @app_commands.guild_only()

@@ -13,6 +13,8 @@ from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
 from bot.services.avatars import AvatarService
 from bot.services.knowledge import KnowledgeService
+from bot.services.sessions import SessionService
+from bot.services.tracker import SessionTracker
 from bot.services.voices import VoiceCatalog
 from bot.storage import (
     AppStateRepository,
@@ -21,6 +23,9 @@ from bot.storage import (
     Database,
     DocumentRepository,
     GuildSettingsRepository,
+    LiveLimits,
+    SessionRepository,
+    UsageRepository,
 )
 
 
@@ -31,14 +36,21 @@ class Services:
     permissions: Permissions
     avatars: AvatarService
     knowledge: KnowledgeService
+    sessions: SessionService
+    tracker: SessionTracker
 
 
 async def build_services(
     database: Database,
     runway: RunwayClient,
     *,
+    join_base_url: str,
+    session_max_seconds: int,
+    max_live_per_guild: int,
     fetcher: SafeFetcher | None = None,
     avatar_poll_interval: float = 2.0,
+    session_poll_interval: float = 1.0,
+    tracker_poll_seconds: float = 5.0,
 ) -> Services:
     guilds = GuildSettingsRepository(database)
     state = AppStateRepository(database)
@@ -47,21 +59,36 @@ async def build_services(
     documents = DocumentRepository(database)
     voices = VoiceCatalog(runway.rules, state)
     await voices.load()
+    avatar_service = AvatarService(
+        avatars=avatars,
+        documents=documents,
+        audit=AuditRepository(database),
+        permissions=permissions,
+        runway=runway,
+        voices=voices,
+        fetcher=fetcher,
+        poll_interval=avatar_poll_interval,
+    )
+    sessions = SessionRepository(database)
+    tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
     return Services(
         guilds=guilds,
         state=state,
         permissions=permissions,
-        avatars=AvatarService(
-            avatars=avatars,
-            documents=documents,
-            audit=AuditRepository(database),
-            permissions=permissions,
-            runway=runway,
-            voices=voices,
-            fetcher=fetcher,
-            poll_interval=avatar_poll_interval,
-        ),
+        avatars=avatar_service,
         knowledge=KnowledgeService(
             avatars=avatars, documents=documents, permissions=permissions, runway=runway
         ),
+        sessions=SessionService(
+            sessions=sessions,
+            usage=UsageRepository(database),
+            avatars=avatar_service,
+            runway=runway,
+            tracker=tracker,
+            policy=LiveLimits(max_live_per_member=1, max_live_per_guild=max_live_per_guild),
+            join_base_url=join_base_url,
+            max_seconds=session_max_seconds,
+            ready_poll=session_poll_interval,
+        ),
+        tracker=tracker,
     )

@@ -55,7 +55,15 @@ async def _world(sandbox: Sandbox, tmp_path: Path, dialect: Dialect) -> AsyncIte
             retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
         ) as runway,
     ):
-        services = await build_services(database, runway, avatar_poll_interval=0.05)
+        services = await build_services(
+            database,
+            runway,
+            join_base_url="https://bot.example.org",
+            session_max_seconds=300,
+            max_live_per_guild=3,
+            avatar_poll_interval=0.05,
+            session_poll_interval=0.05,
+        )
         yield World(services=services, sandbox=sandbox, runway=runway, database=database)
 
 

@@ -1,0 +1,39 @@
+"""What a join link can show and hand out; shared by the session service and the web page.
+
+They live with the services (not the web server) because the session service produces them
+and layers only depend downwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class JoinState(StrEnum):
+    OK = "ok"
+    USED = "used"
+    EXPIRED = "expired"
+    ENDED = "ended"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinView:
+    """What the page shows before anyone presses Join; reading it consumes nothing."""
+
+    avatar_name: str
+    max_seconds: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinCredentials:
+    """What the POST hands out, once: enough for livekit-client to join the room."""
+
+    url: str
+    token: str
+    room_name: str
+    ends_at: int
+    max_seconds: int
+    avatar_name: str

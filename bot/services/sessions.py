@@ -1,0 +1,288 @@
+"""Live sessions: reserve, create at Runway, mint a one-time join link, hand out credentials.
+
+The reservation and the limit check are one SQLite write transaction, so concurrent starts
+cannot overshoot; a start that fails anywhere after it releases the reservation. Join codes
+are 192 random bits, stored only as a SHA-256 hash. A code is used up only by `redeem`
+(the page's POST after the person presses Join), never by looking at the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from pydantic import SecretStr
+
+from bot.errors import InvalidInput, LimitReached, NotFound
+from bot.runway import catalog
+from bot.runway.client import RunwayClient
+from bot.runway.dialects import Operation
+from bot.runway.errors import RunwayError
+from bot.runway.models import CustomAvatar, PresetAvatar, SessionSpec
+from bot.services.actors import Actor
+from bot.services.avatars import AvatarService
+from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.tracker import SessionTracker
+from bot.storage import (
+    AdmissionPolicy,
+    Avatar,
+    Clock,
+    EndReason,
+    NewSession,
+    Period,
+    Session,
+    SessionRepository,
+    SessionState,
+    UsageRepository,
+    unix_now,
+)
+from bot.storage import LimitReached as StorageLimit
+
+log = logging.getLogger(__name__)
+
+PRESET_PREFIX: Final = "preset:"
+CODE_BYTES: Final = 24
+READY_WAIT_SECONDS: Final = 30.0
+JOIN_WINDOW_SECONDS: Final = 600
+"""How long after the start a link can still be opened; the call itself may run longer."""
+
+_LIMIT_MESSAGES: Final = {
+    "member_live": "You already have a live session here. End it with `/session end` first.",
+    "guild_live": "This server has as many live sessions as it allows right now; "
+    "try again when one ends.",
+}
+
+
+def hash_code(code: str) -> bytes:
+    return hashlib.sha256(code.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    label: str
+    avatar: Avatar | None = None
+    preset_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    session: Session
+    join_url: str
+    link_expires_at: int
+
+
+class SessionService:
+    def __init__(
+        self,
+        *,
+        sessions: SessionRepository,
+        usage: UsageRepository,
+        avatars: AvatarService,
+        runway: RunwayClient,
+        tracker: SessionTracker,
+        policy: AdmissionPolicy,
+        join_base_url: str,
+        max_seconds: int,
+        clock: Clock = unix_now,
+        ready_wait: float = READY_WAIT_SECONDS,
+        ready_poll: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._usage = usage
+        self._avatars = avatars
+        self._runway = runway
+        self._tracker = tracker
+        self._policy = policy
+        self._join_base_url = join_base_url.rstrip("/")
+        self._max_seconds = runway.rules.clamp_session_seconds(max_seconds)
+        self._clock = clock
+        self._ready_wait = ready_wait
+        self._ready_poll = ready_poll
+
+    @property
+    def max_minutes(self) -> int:
+        return max(1, self._max_seconds // 60)
+
+    async def target(self, guild_id: int, value: str) -> Target:
+        """One of this server's usable avatars, or one of Runway's presets."""
+        text = value.strip()
+        if text.startswith(PRESET_PREFIX) or text in catalog.AVATAR_PRESETS:
+            preset = text.removeprefix(PRESET_PREFIX)
+            if preset not in catalog.AVATAR_PRESETS:
+                raise NotFound("Runway has no preset avatar by that name.")
+            return Target(label=preset_label(preset), preset_id=preset)
+        avatar = await self._avatars.resolve(guild_id, text)
+        if not avatar.usable:
+            raise InvalidInput(f"{avatar.name} cannot take calls yet ({_why_unusable(avatar)}).")
+        return Target(label=avatar.name, avatar=avatar)
+
+    async def start(
+        self, guild_id: int, actor: Actor, target: Target, *, minutes: int | None = None
+    ) -> StartedSession:
+        wanted = self._max_seconds if minutes is None else minutes * 60
+        max_seconds = self._runway.rules.clamp_session_seconds(min(wanted, self._max_seconds))
+        try:
+            session = await self._sessions.reserve(
+                NewSession(
+                    guild_id=guild_id,
+                    member_id=actor.user_id,
+                    avatar_label=target.label,
+                    dialect=self._runway.rules.dialect,
+                    max_seconds=max_seconds,
+                    avatar_id=target.avatar.id if target.avatar else None,
+                    preset_id=target.preset_id,
+                ),
+                self._policy,
+            )
+        except StorageLimit as limit:
+            raise LimitReached(_limit_message(limit)) from None
+        try:
+            created = await self._runway.create_session(
+                SessionSpec(
+                    avatar=(
+                        CustomAvatar(avatar_id=target.avatar.runway_id)
+                        if target.avatar and target.avatar.runway_id
+                        else PresetAvatar(preset_id=target.preset_id or "")
+                    ),
+                    max_seconds=max_seconds,
+                )
+            )
+        except BaseException:  # Runway refused, or the command was cancelled: free the slot
+            await self._sessions.release(session.id, EndReason.START_FAILED)
+            raise
+        code = secrets.token_urlsafe(CODE_BYTES)
+        expires = self._clock() + JOIN_WINDOW_SECONDS
+        credentials = (
+            json.dumps(created.credentials.model_dump(by_alias=True))
+            if created.credentials
+            else None
+        )
+        opened = await self._sessions.mark_open(
+            session.id,
+            runway_id=created.id,
+            join_code_hash=hash_code(code),
+            code_expires_at=expires,
+            seed_credentials=credentials,
+        )
+        if opened is None:  # the tracker released it meanwhile; Runway's session must go too
+            await self._tracker.cancel_remote(created.id)
+            raise InvalidInput("The session was stopped while it was being set up; try again.")
+        self._tracker.wake()
+        return StartedSession(
+            session=opened, join_url=f"{self._join_base_url}/join/{code}", link_expires_at=expires
+        )
+
+    async def end(self, guild_id: int, actor: Actor) -> Session:
+        """End the member's live session now; it is settled to the real seconds used."""
+        live = await self._sessions.live_for_member(guild_id, actor.user_id)
+        if not live:
+            raise NotFound("You have no live session here.")
+        return await self._tracker.end_now(live[0], EndReason.MEMBER_ENDED)
+
+    async def live(self, guild_id: int, actor: Actor) -> list[Session]:
+        return await self._sessions.live_for_member(guild_id, actor.user_id)
+
+    async def used_today(self, guild_id: int, member_id: int) -> int:
+        """Seconds of settled calls the member had in this server today (UTC)."""
+        now = self._clock()
+        start = now - now % 86_400
+        totals = await self._usage.totals(
+            guild_id, Period(start=start, end=start + 86_400), member_id=member_id
+        )
+        return totals.settled_seconds
+
+    def time_left(self, session: Session) -> int:
+        """Seconds until the limit, counted from when the call was joined (or started)."""
+        since = session.consumed_at or session.created_at
+        return max(0, since + session.max_seconds - self._clock())
+
+    # The join page's backend (bot.web.join.JoinBackend)
+
+    async def view(self, code: str) -> tuple[JoinState, JoinView | None]:
+        session = await self._sessions.find_by_join_code(hash_code(code))
+        state = self._state_of(session)
+        if state is not JoinState.OK or session is None:
+            return state, None
+        assert session.code_expires_at is not None
+        return state, JoinView(
+            avatar_name=session.avatar_label,
+            max_seconds=session.max_seconds,
+            expires_at=session.code_expires_at,
+        )
+
+    async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
+        digest = hash_code(code)
+        session = await self._sessions.use_join_code(digest, self._clock())
+        if session is None:
+            return self._state_of(await self._sessions.find_by_join_code(digest)), None
+        try:
+            url, token, room = await self._credentials(session)
+        except RunwayError:
+            log.warning("session %s could not be joined", session.id, exc_info=True)
+            await self._tracker.end_now(session, EndReason.NEVER_READY)
+            return JoinState.ENDED, None
+        now = self._clock()
+        await self._sessions.mark_consumed(session.id, now)
+        return JoinState.OK, JoinCredentials(
+            url=url,
+            token=token,
+            room_name=room,
+            ends_at=now + session.max_seconds,
+            max_seconds=session.max_seconds,
+            avatar_name=session.avatar_label,
+        )
+
+    async def ended(self, code: str, reason: str) -> None:
+        session = await self._sessions.find_by_join_code(hash_code(code))
+        if session is None or not session.live:
+            return
+        end_reason = EndReason.TIME_LIMIT if reason == "time_limit" else EndReason.MEMBER_ENDED
+        await self._tracker.note_end(session, end_reason)
+
+    async def _credentials(self, session: Session) -> tuple[str, str, str]:
+        assert session.runway_id is not None
+        if not self._runway.rules.supports(Operation.SESSION_CONSUME):
+            stored = json.loads(session.seed_credentials or "{}")
+            return stored["url"], stored["token"], stored["roomName"]
+        ready = await self._runway.wait_for_session_ready(
+            session.runway_id, max_wait=self._ready_wait, interval=self._ready_poll
+        )
+        if ready.session_key is None:
+            raise RunwayError("Runway did not give the session a key.")
+        consumed = await self._runway.consume_session(
+            session.runway_id, SecretStr(ready.session_key)
+        )
+        return consumed.url, consumed.token, consumed.room_name
+
+    def _state_of(self, session: Session | None) -> JoinState:
+        if session is None:
+            return JoinState.UNKNOWN
+        if session.state in (SessionState.SETTLED, SessionState.RELEASED):
+            return JoinState.ENDED
+        if session.code_used_at is not None:
+            return JoinState.USED
+        if session.code_expires_at is None or session.code_expires_at <= self._clock():
+            return JoinState.EXPIRED
+        return JoinState.OK
+
+
+def preset_label(preset_id: str) -> str:
+    return f"{preset_id.replace('-', ' ').title()} (Runway preset)"
+
+
+def _why_unusable(avatar: Avatar) -> str:
+    if avatar.status.value == "PROCESSING":
+        return "Runway is still preparing it"
+    if avatar.status.value == "FAILED":
+        return "Runway could not make it"
+    if avatar.review_state.value == "PENDING":
+        return "it waits for an admin's approval"
+    return "an admin rejected it"
+
+
+def _limit_message(limit: StorageLimit) -> str:
+    return _LIMIT_MESSAGES.get(limit.limit, f"A limit of this server is reached ({limit.limit}).")

@@ -1,0 +1,178 @@
+"""/session: start a live call with an avatar (join link by DM), end it, see its status."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.runway import catalog
+from bot.runway_bot import RunwayCharactersBot
+from bot.services.sessions import PRESET_PREFIX, StartedSession, preset_label
+from bot.storage import Session
+from bot.ui.embeds import WARNING
+from bot.ui.format import duration_text
+from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
+
+log = logging.getLogger(__name__)
+
+CANNOT_DM = 50007
+
+_END_WORDS = {
+    "member_ended": "you ended the call",
+    "completed": "the call ended",
+    "time_limit": "the time limit was reached (Runway ends calls at about 5 minutes)",
+    "failed": "Runway reported a failure; it costs nothing",
+    "cancelled": "the session was cancelled",
+    "never_ready": "the call was never joined or Runway never got ready; it costs nothing",
+    "start_failed": "the session could not be started; it costs nothing",
+    "abandoned": "the session was abandoned",
+}
+
+
+class SessionCog(commands.GroupCog, group_name="session"):
+    """Live video calls with this server's avatars."""
+
+    def __init__(self, bot: RunwayCharactersBot) -> None:
+        self.bot = bot
+        super().__init__()
+        bot.services.tracker.on_settled(self.send_summary)
+
+    @app_commands.command(name="start")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        avatar="One of this server's avatars, or a Runway preset",
+        minutes="How long the call may last (the server's maximum applies)",
+    )
+    async def start(
+        self,
+        interaction: Interaction,
+        avatar: str,
+        minutes: app_commands.Range[int, 1, 30] | None = None,
+    ) -> None:
+        """Start a live call; the bot sends you a one-time join link."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sessions = self.bot.services.sessions
+        guild_id = guild_id_of(interaction)
+        target = await sessions.target(guild_id, avatar)
+        started = await sessions.start(guild_id, actor_of(interaction), target, minutes=minutes)
+        link = self._link_embed(started)
+        try:
+            await interaction.user.send(embed=link, allowed_mentions=NO_MENTIONS)
+        except discord.Forbidden as error:
+            if error.code != CANNOT_DM:
+                raise
+            link.description = (
+                "I could not DM you (your DMs are closed for this server), so here is the link. "
+                + (link.description or "")
+            )
+            await interaction.followup.send(
+                embed=link, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        await interaction.followup.send(
+            f"Your call with **{plain(target.label)}** is ready: I sent you the join link by DM.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @start.autocomplete("avatar")
+    async def avatar_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """This server's ready avatars first, then Runway's presets; never raises."""
+        choices: list[app_commands.Choice[str]] = []
+        if interaction.guild_id is not None:
+            try:
+                avatars = await self.bot.services.avatars.search(
+                    interaction.guild_id, current, usable_only=True
+                )
+            except Exception:  # autocomplete must never raise
+                avatars = []
+            choices = [app_commands.Choice(name=a.name[:100], value=str(a.id)) for a in avatars]
+        needle = current.strip().casefold()
+        for preset in catalog.AVATAR_PRESETS:
+            label = preset_label(preset)
+            if needle in label.casefold() or needle in preset:
+                choices.append(app_commands.Choice(name=label, value=PRESET_PREFIX + preset))
+        return choices[:25]
+
+    @app_commands.command(name="end")
+    @app_commands.guild_only()
+    async def end(self, interaction: Interaction) -> None:
+        """End your live call now."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        session = await self.bot.services.sessions.end(
+            guild_id_of(interaction), actor_of(interaction)
+        )
+        await interaction.followup.send(
+            f"Ended your call with **{plain(session.avatar_label)}** after "
+            f"{duration_text(session.used_seconds or 0)}.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="status")
+    @app_commands.guild_only()
+    async def status(self, interaction: Interaction) -> None:
+        """Show your live call and how much time it has left."""
+        sessions = self.bot.services.sessions
+        live = await sessions.live(guild_id_of(interaction), actor_of(interaction))
+        if not live:
+            await interaction.response.send_message(
+                "You have no live call here. Start one with `/session start`.", ephemeral=True
+            )
+            return
+        session = live[0]
+        state = "in the call" if session.consumed_at else "waiting for you to join"
+        embed = self.bot.embeds.make(f"Call with {plain(session.avatar_label)}")
+        embed.add_field(name="State", value=state)
+        embed.add_field(name="Time left", value=duration_text(sessions.time_left(session)))
+        embed.add_field(name="Limit", value=duration_text(session.max_seconds))
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    def _link_embed(self, started: StartedSession) -> discord.Embed:
+        session = started.session
+        embed = self.bot.embeds.make(
+            f"Your call with {plain(session.avatar_label)}",
+            f"[Join the call]({started.join_url})\n\n"
+            "This link works once and only for you: don't share it. "
+            f"Open it before <t:{started.link_expires_at}:t>.",
+            footer="End the call early with /session end.",
+        )
+        embed.add_field(name="Time limit", value=duration_text(session.max_seconds))
+        return embed
+
+    async def send_summary(self, session: Session) -> None:
+        """DM the member how the call went; a closed DM is not an error."""
+        if (
+            session.state.value == "RELEASED"
+            and session.end_reason
+            and session.end_reason.value == "start_failed"
+        ):
+            return  # the member was told at once in the command's reply
+        reason = _END_WORDS.get(session.end_reason.value if session.end_reason else "", "it ended")
+        embed = self.bot.embeds.make(
+            f"Your call with {plain(session.avatar_label)} has ended",
+            f"It lasted {duration_text(session.used_seconds or 0)}: {reason}.",
+            colour=WARNING if session.used_seconds == 0 else discord.Colour.blurple(),
+        )
+        used_today = await self.bot.services.sessions.used_today(
+            session.guild_id, session.member_id
+        )
+        embed.add_field(name="Your calls here today", value=duration_text(used_today))
+        try:
+            user = self.bot.get_user(session.member_id) or await self.bot.fetch_user(
+                session.member_id
+            )
+            await user.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.info("could not DM the summary of session %s", session.id)
+
+
+async def setup(bot: RunwayCharactersBot) -> None:
+    await bot.add_cog(SessionCog(bot))
