@@ -9,11 +9,12 @@ import pytest
 from bot.errors import InvalidInput, LimitReached, NotFound
 from bot.runway.errors import UnavailableError
 from bot.services.actors import Actor
+from bot.services.avatars import AvatarDraft, ImageUpload
 from bot.services.join_types import JoinState
 from bot.services.sessions import PRESET_PREFIX
 from bot.services.tracker import SessionTracker
 from bot.storage import EndReason, SessionRepository, SessionState
-from tests.services.conftest import GUILD, MEMBER, World
+from tests.services.conftest import ADMIN, GUILD, MEMBER, World, png
 
 PRESET = PRESET_PREFIX + "cooking-teacher"
 
@@ -185,9 +186,6 @@ async def test_seed_hands_over_stored_credentials_and_settles_by_clock(seed_worl
 
 
 async def test_pending_avatar_is_refused_with_the_reason(world: World) -> None:
-    from bot.services.avatars import AvatarDraft, ImageUpload
-    from tests.services.conftest import ADMIN, png
-
     await world.services.guilds.update(GUILD, approval_required=True)
 
     async def quiet(_: str) -> None:
