@@ -1,4 +1,11 @@
 # Runway Characters for Discord: the same pinned install as `make run`.
+
+# The join page's browser library, from the npm lock file.
+FROM node:20-slim AS web-assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,6 +20,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
+COPY --from=web-assets /assets/node_modules/livekit-client/dist ./node_modules/livekit-client/dist
 RUN pip install -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin botuser \
     && mkdir -p /app/data && chown botuser /app/data

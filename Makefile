@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: run test lint typecheck pytest bench lock clean
 
-run: $(RUNTIME_STAMP)
+run: $(RUNTIME_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bot
 
-test: $(DEV_STAMP) lint typecheck pytest
+test: $(DEV_STAMP) $(NODE_STAMP) lint typecheck pytest
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -21,7 +22,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(DEV_STAMP)
@@ -40,10 +41,15 @@ $(DEV_STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(RUNTIME_STAMP) $@
 
+# The join page's browser library (livekit-client), exactly as package-lock.json pins it.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache

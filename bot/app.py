@@ -20,11 +20,13 @@ from pydantic import SecretStr
 
 from bot.discord_endpoint import use_discord_api_base
 from bot.runway.client import RunwayClient
-from bot.runway.sandbox import Sandbox
+from bot.runway.sandbox import Sandbox, SandboxConfig
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.container import build_services
 from bot.settings import Settings
 from bot.storage.database import Database
+from bot.web.assets import find_livekit_dist
+from bot.web.security import JoinRateLimits
 from bot.web.server import build_app, serving
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,11 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
         yield await stack.enter_async_context(client)
 
 
+def sandbox_livekit(settings: Settings) -> list[str]:
+    """The sandbox's stand-in LiveKit address, which its join pages must be allowed to try."""
+    return [SandboxConfig().livekit_url] if settings.runway_sandbox else []
+
+
 async def run(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then stop every part in reverse order."""
     if settings.discord_api_base_url is not None:
@@ -83,8 +90,14 @@ async def run(settings: Settings) -> None:
             session_max_seconds=settings.session_max_minutes * 60,
             max_live_per_guild=settings.max_live_sessions_per_server,
         )
+        web_app = build_app(
+            services.sessions,
+            livekit_dist=find_livekit_dist(),
+            livekit_origins=[*settings.livekit_origin_list, *sandbox_livekit(settings)],
+            rate_limits=JoinRateLimits(trust_forwarded_for=settings.trust_forwarded_for),
+        )
         await stack.enter_async_context(
-            serving(build_app(), host=settings.web_host, port=settings.web_port)
+            serving(web_app, host=settings.web_host, port=settings.web_port)
         )
         bot = RunwayCharactersBot(
             settings=settings, runway=runway, services=services, state=services.state

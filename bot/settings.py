@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     web_port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8080, description="Port the join-page server listens on."
     )
+    livekit_origins: str = Field(
+        default="wss://*.livekit.cloud",
+        description="Comma-separated LiveKit servers the join page may connect to "
+        "(its Content-Security-Policy allows no others).",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="true when a reverse proxy on this machine sets X-Forwarded-For, so the "
+        "join pages' rate limit sees members' own addresses.",
+    )
     dev_guild_id: Annotated[int, Field(gt=0)] | None = Field(
         default=None,
         description="A server id: slash commands sync there instantly, instead of globally.",
@@ -123,6 +133,10 @@ class Settings(BaseSettings):
             return str(self.public_url).rstrip("/")
         host = "localhost" if self.web_host in ("0.0.0.0", "::") else self.web_host  # noqa: S104
         return f"http://{host}:{self.web_port}"
+
+    @property
+    def livekit_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.livekit_origins.split(",") if origin.strip()]
 
     @property
     def log_level_number(self) -> int:

@@ -14,6 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -54,6 +55,14 @@ _LIMIT_MESSAGES: Final = {
     "member_live": "You already have a live session here. End it with `/session end` first.",
     "guild_live": "This server has as many live sessions as it allows right now; "
     "try again when one ends.",
+}
+
+
+# What the join page reports, as the reason recorded; a dropped connection is "abandoned".
+_PAGE_REASONS: Final = {
+    "member_ended": EndReason.MEMBER_ENDED,
+    "time_limit": EndReason.TIME_LIMIT,
+    "disconnected": EndReason.ABANDONED,
 }
 
 
@@ -227,6 +236,8 @@ class SessionService:
             return JoinState.ENDED, None
         now = self._clock()
         await self._sessions.mark_consumed(session.id, now)
+        # The LiveKit server is no secret, and operators need it for LIVEKIT_ORIGINS.
+        log.info("session %s joined through LiveKit at %s", session.id, urlsplit(url).netloc)
         return JoinState.OK, JoinCredentials(
             url=url,
             token=token,
@@ -240,8 +251,7 @@ class SessionService:
         session = await self._sessions.find_by_join_code(hash_code(code))
         if session is None or not session.live:
             return
-        end_reason = EndReason.TIME_LIMIT if reason == "time_limit" else EndReason.MEMBER_ENDED
-        await self._tracker.note_end(session, end_reason)
+        await self._tracker.note_end(session, _PAGE_REASONS.get(reason, EndReason.ABANDONED))
 
     async def _credentials(self, session: Session) -> tuple[str, str, str]:
         assert session.runway_id is not None

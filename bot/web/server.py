@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiohttp import web
+
+from bot.web.join import JoinBackend, add_join_routes
+from bot.web.security import DEFAULT_RATE_LIMITS, JoinRateLimits
 
 log = logging.getLogger(__name__)
 
@@ -16,9 +20,23 @@ async def _health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-def build_app() -> web.Application:
+def build_app(
+    backend: JoinBackend,
+    *,
+    livekit_dist: Path | None,
+    livekit_origins: Sequence[str],
+    rate_limits: JoinRateLimits = DEFAULT_RATE_LIMITS,
+) -> web.Application:
+    """The health check and the join pages, served by `backend` (the session service)."""
     app = web.Application(client_max_size=64 * 1024)
     app.router.add_get("/healthz", _health)
+    add_join_routes(
+        app,
+        backend,
+        livekit_dist=livekit_dist,
+        livekit_origins=livekit_origins,
+        rate_limits=rate_limits,
+    )
     return app
 
 

@@ -1,0 +1,86 @@
+"""A JoinBackend in memory: codes with a state, and a record of every call made to it."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.web.join import JoinBackend
+
+
+@dataclass
+class IssuedCode:
+    state: JoinState
+    view: JoinView
+    credentials: JoinCredentials
+
+
+@dataclass
+class FakeBackend(JoinBackend):
+    """Codes are issued by the test; redeem hands out credentials once, like the real one."""
+
+    codes: dict[str, IssuedCode] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    ended_reasons: list[tuple[str, str]] = field(default_factory=list)
+    redeem_delay: float = 0.0
+    error: Exception | None = None
+
+    def issue(
+        self,
+        *,
+        state: JoinState = JoinState.OK,
+        avatar_name: str = "Nova",
+        max_seconds: int = 300,
+        ends_in: int = 300,
+        url: str = "wss://livekit.example.test",
+        token: str | None = None,
+    ) -> str:
+        code = secrets.token_urlsafe(16)
+        now = int(time.time())
+        self.codes[code] = IssuedCode(
+            state=state,
+            view=JoinView(avatar_name=avatar_name, max_seconds=max_seconds, expires_at=now + 900),
+            credentials=JoinCredentials(
+                url=url,
+                token=token or f"token-{secrets.token_hex(8)}",
+                room_name=f"room-{secrets.token_hex(4)}",
+                ends_at=now + ends_in,
+                max_seconds=max_seconds,
+                avatar_name=avatar_name,
+            ),
+        )
+        return code
+
+    def calls_to(self, method: str) -> list[str]:
+        return [code for name, code in self.calls if name == method]
+
+    async def view(self, code: str) -> tuple[JoinState, JoinView | None]:
+        self.calls.append(("view", code))
+        if self.error is not None:
+            raise self.error
+        issued = self.codes.get(code)
+        if issued is None:
+            return JoinState.UNKNOWN, None
+        return issued.state, issued.view if issued.state is JoinState.OK else None
+
+    async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
+        self.calls.append(("redeem", code))
+        if self.error is not None:
+            raise self.error
+        await asyncio.sleep(self.redeem_delay)
+        issued = self.codes.get(code)
+        if issued is None:
+            return JoinState.UNKNOWN, None
+        if issued.state is not JoinState.OK:
+            return issued.state, None
+        issued.state = JoinState.USED
+        return JoinState.OK, issued.credentials
+
+    async def ended(self, code: str, reason: str) -> None:
+        self.calls.append(("ended", code))
+        if self.error is not None:
+            raise self.error
+        self.ended_reasons.append((code, reason))
