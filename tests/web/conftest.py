@@ -1,6 +1,7 @@
 """The join routes on a real aiohttp server on loopback, with a fake backend.
 
-The app is `build_app()`, as the composition root builds it, and the runner has no access log, as in production: join codes are in paths.
+The app is `build_app()`, as the composition root builds it, and the runner has no
+access log, as in production: join codes are in paths.
 """
 
 from __future__ import annotations
