@@ -1,0 +1,112 @@
+"""End-to-end fixtures: the real bot (`python -m bot`) against a fake Discord and the sandbox.
+
+Per test module, one fake Discord and one bot process (starting the bot takes a few
+seconds, so tests in a module share it); per test, a fresh guild with fresh members, so
+tests do not see each other's servers. The bot runs exactly as deployed, configured only
+through its environment (`RUNWAY_SANDBOX=true`, `DISCORD_API_BASE_URL=<fake>`, a scratch
+database and web port) from a scratch working directory, so a developer's `.env` and
+`data/` never leak in. Every test that uses the fake fails if the bot sent a REST request
+Discord would refuse.
+
+A module can change the bot's settings by overriding `bot_settings`, e.g. to sync to a
+dev guild: ``def bot_settings(fake_discord): return {"DEV_GUILD_ID": ...}``.
+
+What the tests assume about the bot is kept in `realbot.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from pytest_asyncio import is_async_test
+
+from tests.e2e.realbot import start_real_bot
+from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member
+from tests.fakediscord.reference import DISCORD_OPENAPI_FILE
+from tests.support.reference import reference_file
+
+E2E_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every async e2e test in its module's event loop, where the shared bot lives."""
+    for item in items:
+        if is_async_test(item) and E2E_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.asyncio(loop_scope="module"), append=False)
+
+
+@pytest.fixture(scope="session")
+def discord_spec() -> Path:
+    """Discord's OpenAPI description; end-to-end tests skip without it."""
+    return reference_file(DISCORD_OPENAPI_FILE)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fake_discord(discord_spec: Path) -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord.serve(spec_path=discord_spec) as fake:
+        await fake.create_guild("Home Server")
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def bot_settings() -> Mapping[str, str]:
+    """Extra environment for the bot; override in a module to change its settings."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def bot_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bot")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bot(
+    fake_discord: FakeDiscord, bot_settings: Mapping[str, str], bot_workdir: Path
+) -> AsyncIterator[BotProcess]:
+    """The real bot, connected and ready. Fails at teardown unless it stops cleanly."""
+    process = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    yield process
+    code = await process.stop()
+    assert code == 0, f"the bot exited with {code} on SIGTERM:\n{process.tail()}"
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def guild(fake_discord: FakeDiscord, bot: BotProcess) -> Guild:
+    """A fresh server for this test, announced to the running bot."""
+    return await fake_discord.create_guild("Test Server")
+
+
+@pytest.fixture
+def member(fake_discord: FakeDiscord, guild: Guild) -> Member:
+    """A member without Manage Server."""
+    return fake_discord.create_member(guild, "member")
+
+
+@pytest.fixture
+def admin(fake_discord: FakeDiscord, guild: Guild) -> Member:
+    """A member with Manage Server."""
+    return fake_discord.create_member(guild, "admin", manage_guild=True)
+
+
+@pytest.fixture(autouse=True)
+def _honest_rest_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test whose bot sent something Discord would refuse (or hit a gap in the fake)."""
+    fake = (
+        request.getfixturevalue("fake_discord") if "fake_discord" in request.fixturenames else None
+    )
+    yield
+    if fake is not None:
+        fake.assert_honest()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Show the bot's recent output under a failed e2e test."""
+    outcome = yield
+    report = outcome.get_result()
+    process = getattr(item, "funcargs", {}).get("bot")
+    if report.failed and isinstance(process, BotProcess):
+        report.sections.append(("bot output (last 80 lines)", process.tail(80)))
