@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from bot.discord_endpoint import use_discord_api_base
 from bot.runway.client import RunwayClient
-from bot.runway.sandbox import Sandbox, SandboxConfig
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.container import build_services
 from bot.settings import Settings
@@ -53,6 +52,9 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
     """The real Runway, or the built-in sandbox on a loopback port when asked for."""
     async with AsyncExitStack() as stack:
         if settings.runway_sandbox:
+            # Imported only here: a live deployment never loads the emulator (~10 MiB).
+            from bot.runway.sandbox import Sandbox  # noqa: PLC0415
+
             log.warning(SANDBOX_BANNER)
             key = SecretStr(secrets.token_urlsafe(24))
             sandbox = Sandbox(dialect=settings.runway_api_dialect, api_key=key.get_secret_value())
@@ -68,7 +70,11 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
 
 def sandbox_livekit(settings: Settings) -> list[str]:
     """The sandbox's stand-in LiveKit address, which its join pages must be allowed to try."""
-    return [SandboxConfig().livekit_url] if settings.runway_sandbox else []
+    if not settings.runway_sandbox:
+        return []
+    from bot.runway.sandbox import SandboxConfig  # noqa: PLC0415 - sandbox mode only
+
+    return [SandboxConfig().livekit_url]
 
 
 async def run(settings: Settings) -> None:

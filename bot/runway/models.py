@@ -19,10 +19,15 @@ T = TypeVar("T")
 
 class _Model(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are ignored so a
-    new field at Runway never breaks the bot."""
+    new field at Runway never breaks the bot. Validators are built on first use
+    (`defer_build`), so a model the process never needs costs no memory."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="ignore",
+        defer_build=True,
     )
 
 
