@@ -23,9 +23,11 @@ import pytest
 import pytest_asyncio
 from pytest_asyncio import is_async_test
 
+from bot.runway.sandbox import Sandbox
 from tests.e2e.realbot import start_real_bot
-from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member
+from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, free_port
 from tests.fakediscord.reference import DISCORD_OPENAPI_FILE
+from tests.runway.conftest import SANDBOX_KEY, fast_config
 from tests.support.reference import reference_file
 
 E2E_DIR = Path(__file__).parent
@@ -53,8 +55,45 @@ async def fake_discord(discord_spec: Path) -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture(scope="module")
 def bot_settings() -> Mapping[str, str]:
-    """Extra environment for the bot; override in a module to change its settings."""
+    """Extra environment for the bot; override in a module to change its settings.
+
+    To drive Runway from the test (faults, ending sessions), a module overrides it as
+    ``def bot_settings(runway, bot_web_port): return runway_settings(runway, bot_web_port)``
+    so the bot talks to the `runway` sandbox in this process instead of its own.
+    """
     return {}
+
+
+@pytest.fixture(scope="module")
+def runway_dialect() -> str:
+    """The dialect of the `runway` sandbox; override in a module for "seed"."""
+    return "production"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def runway(runway_dialect: str) -> AsyncIterator[Sandbox]:
+    """A Runway sandbox in the test process, reachable by the bot over loopback HTTP."""
+    sandbox = Sandbox(dialect=runway_dialect, api_key=SANDBOX_KEY, config=fast_config())
+    async with sandbox.serve(host="127.0.0.1", port=0):
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def bot_web_port() -> int:
+    return free_port()
+
+
+def runway_settings(runway: Sandbox, web_port: int) -> dict[str, str]:
+    """Settings that make the bot a live deployment whose "Runway" is `runway`."""
+    return {
+        "RUNWAY_SANDBOX": "false",
+        "RUNWAY_BASE_URL": runway.base_url,
+        "RUNWAYML_API_SECRET": SANDBOX_KEY,
+        "RUNWAY_API_DIALECT": runway.dialect.value,
+        "WEB_PORT": str(web_port),
+        "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+        "LIVEKIT_ORIGINS": runway.config.livekit_url,
+    }
 
 
 @pytest.fixture(scope="module")
