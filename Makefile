@@ -26,8 +26,8 @@ pytest: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(DEV_STAMP)
-	$(BIN)/python bench/ack_latency.py
-	$(BIN)/python bench/memory.py
+	$(BIN)/python -m bench.ack_latency
+	$(BIN)/python -m bench.memory
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
