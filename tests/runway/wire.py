@@ -10,7 +10,13 @@ import httpx
 
 from bot.runway.client import RunwayClient
 from bot.settings import Dialect
-from tests.support.runway_openapi import validate_runway_request, validate_runway_response
+from tests.support.reference import has_reference_file
+from tests.support.runway_openapi import (
+    PRODUCTION_FILE,
+    SEED_FILE,
+    validate_runway_request,
+    validate_runway_response,
+)
 
 
 @dataclass
@@ -18,6 +24,7 @@ class Wire:
     dialect: Dialect
     checked: int = 0
     violations: list[str] = field(default_factory=list)
+    enabled: bool = True
     expect_invalid: bool = False
     """Set by a test that sends an invalid body on purpose to see Runway's 400."""
 
@@ -48,13 +55,18 @@ class Wire:
             self.checked += 1
 
     def assert_clean(self) -> None:
-        if not self.expect_invalid:
+        if self.enabled and not self.expect_invalid:
             assert not self.violations, "\n".join(self.violations)
             assert self.checked > 0, "no request was checked against the OpenAPI description"
 
 
 def record_wire(client: RunwayClient, dialect: Dialect) -> Wire:
-    wire = Wire(dialect)
+    """Check the client's traffic; without the reference files (a clone elsewhere) the
+    client tests still run, only the OpenAPI comparison is left out."""
+    spec = PRODUCTION_FILE if dialect is Dialect.PRODUCTION else SEED_FILE
+    wire = Wire(dialect, enabled=has_reference_file(spec))
+    if not wire.enabled:
+        return wire
     hooks = client._http.event_hooks  # the test reaches in; production code has no hook
     hooks["request"].append(wire.on_request)
     hooks["response"].append(wire.on_response)
