@@ -339,10 +339,13 @@ async def test_body_far_over_the_image_limit_is_413_in_the_dialect_format(
     assert set(response.json()) == {"error"}
 
 
-async def test_avatar_list_pages_newest_first(api: httpx.AsyncClient) -> None:
+async def test_avatar_list_pages_newest_first(
+    api: httpx.AsyncClient, production_sandbox: Sandbox
+) -> None:
     names = ["One", "Two", "Three"]
     for name in names:
         await _avatar(api, name=name)
+        production_sandbox.advance(0.01)  # distinct timestamps; ties are ordered by id
     first = await _ok(await api.get(AVATARS, params={"limit": 2}))
     assert [a["name"] for a in first["data"]] == ["Three", "Two"]
     assert first["hasMore"] is True
