@@ -178,7 +178,8 @@ def describe_errors(error: ValidationError) -> str:
         if location:
             name = str(location[0]).upper()
             hint = Settings.model_fields[str(location[0])].description or ""
-            lines.append(f"  {name}: {_plain(item['msg'])}. {hint}".rstrip())
+            message = "missing" if item["type"] == "missing" else _plain(item["msg"])
+            lines.append(f"  {name}: {message}. {hint}".rstrip())
         else:
             lines.append(f"  {_plain(item['msg'])}.")
     lines.append(
