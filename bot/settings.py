@@ -150,7 +150,7 @@ def _required_outside_sandbox(data: Any) -> list[InitErrorDetails]:
         return []
     return [
         InitErrorDetails(
-            type=PydanticCustomError("missing", "missing (needed unless RUNWAY_SANDBOX=true)"),
+            type=PydanticCustomError("missing_live", "missing (needed unless RUNWAY_SANDBOX=true)"),
             loc=(name,),
             input=None,
         )
