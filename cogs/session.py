@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.runway import catalog
 from bot.runway_bot import RunwayCharactersBot
-from bot.services.sessions import PRESET_PREFIX, StartedSession, preset_label
+from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_label
 from bot.storage import Session
 from bot.ui.embeds import WARNING
 from bot.ui.format import duration_text
@@ -58,7 +58,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         guild_id = guild_id_of(interaction)
         target = await sessions.target(guild_id, avatar)
         started = await sessions.start(guild_id, actor_of(interaction), target, minutes=minutes)
-        link = self._link_embed(started)
+        link = self._link_embed(started, target)
         try:
             await interaction.user.send(embed=link, allowed_mentions=NO_MENTIONS)
         except discord.Forbidden as error:
@@ -135,7 +135,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    def _link_embed(self, started: StartedSession) -> discord.Embed:
+    def _link_embed(self, started: StartedSession, target: Target) -> discord.Embed:
         session = started.session
         embed = self.bot.embeds.make(
             f"Your call with {plain(session.avatar_label)}",
@@ -145,6 +145,11 @@ class SessionCog(commands.GroupCog, group_name="session"):
             footer="End the call early with /session end.",
         )
         embed.add_field(name="Time limit", value=duration_text(session.max_seconds))
+        if target.avatar is not None:
+            avatar = target.avatar
+            image = avatar.processed_image_uri or avatar.reference_image_uri
+            if image and image.startswith("https://"):
+                embed.set_thumbnail(url=image)
         return embed
 
     async def send_summary(self, session: Session) -> None:

@@ -128,11 +128,13 @@ class SessionTracker:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the sweep, not after: a start that wakes the tracker while a
+            # sweep is running must get a sweep of its own, not wait for the next poll.
+            self._wake.clear()
             try:
                 await self.sweep()
             except Exception:  # the loop must survive anything; the next sweep retries
                 log.exception("session sweep failed")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
 

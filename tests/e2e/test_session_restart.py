@@ -1,0 +1,142 @@
+"""A crash in the middle of a call, and a clean stop: the bot's own processes, started and
+killed here (so this module does not use the shared `bot` fixture).
+
+A session open when the bot is SIGKILLed must be settled by the next process, exactly
+once: the right seconds, one summary DM, nothing counted twice. SIGTERM must stop the bot
+within a few seconds even while a join page is waiting on Runway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.runway.sandbox import Sandbox
+from tests.e2e.conftest import runway_settings
+from tests.e2e.realbot import start_real_bot
+from tests.e2e.session_steps import (
+    SESSION_ROUTE,
+    Browser,
+    end_session,
+    only_row,
+    session_rows,
+    settled,
+    start_session,
+    wait_for_row,
+    wait_for_sweep,
+)
+from tests.fakediscord import FakeDiscord, Member, Message
+
+# Measured ~4.1 s with a join in flight: aiohttp waits the web server's 2 s shutdown
+# timeout for the handler, then up to 2 s more after cancelling it. Idle, ~0.1 s.
+STOP_WITHIN_SECONDS = 6.0
+
+
+@pytest.fixture(scope="module")
+def bot_settings(runway: Sandbox, bot_web_port: int) -> Mapping[str, str]:
+    return runway_settings(runway, bot_web_port)
+
+
+def summaries(fake: FakeDiscord, member: Member) -> list[Message]:
+    return [m for m in fake.dms(member) if m.embeds and "has ended" in (m.embeds[0].title or "")]
+
+
+async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_restart(
+    fake_discord: FakeDiscord,
+    runway: Sandbox,
+    bot_settings: Mapping[str, str],
+    bot_workdir: Path,
+    bot_web_port: int,
+) -> None:
+    first = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    browser = Browser(bot_web_port)
+    try:
+        guild = await fake_discord.create_guild("Crash Server")
+        member = fake_discord.create_member(guild, "caller")
+        started = await start_session(fake_discord, member)
+        assert (await browser.join(started.code)).status_code == 200
+        row = only_row(bot_workdir, member)
+        assert row.state == "OPEN"
+        assert row.consumed_at is not None
+
+        first.process.send_signal(signal.SIGKILL)
+        assert await first.process.wait() == -signal.SIGKILL
+    finally:
+        await first.stop()
+        await browser.aclose()
+    assert row.runway_id is not None
+    runway.end_session(row.runway_id, after_seconds=42)  # the call went on, then ended
+    assert only_row(bot_workdir, member).state == "OPEN"
+
+    second = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    try:
+        row = await wait_for_row(bot_workdir, member, settled)
+        assert (row.state, row.used_seconds, row.end_reason) == ("SETTLED", 42, "completed")
+        summary = await fake_discord.wait_for_dm(member, count=2)
+        assert "It lasted 42 s" in (summary.embed.description or "")
+        fields = {field.name: field.value for field in summary.embed.fields}
+        assert fields["Your calls here today"] == "42 s"
+        assert any("settled: 42 s, completed" in line for line in second.lines)
+
+        # A new call makes the tracker look again: the old one must not count twice.
+        gets_before = runway.requests("GET", SESSION_ROUTE)
+        await start_session(fake_discord, member)
+        await wait_for_sweep(runway, gets_before)
+        await end_session(fake_discord, member)
+        await fake_discord.wait_for_dm(member, count=4)
+        await asyncio.sleep(0.3)
+        assert len(summaries(fake_discord, member)) == 2
+        last = {f.name: f.value for f in summaries(fake_discord, member)[-1].embed.fields}
+        assert last["Your calls here today"] == "42 s"  # the second call was never joined
+        rows = session_rows(bot_workdir, member)
+        assert [(r.state, r.used_seconds) for r in rows] == [("SETTLED", 42), ("SETTLED", 0)]
+        assert len([line for line in second.lines if " settled: " in line]) == 2
+    finally:
+        code = await second.stop()
+    assert code == 0, second.tail()
+
+
+async def test_sigterm_stops_the_bot_within_seconds_even_mid_join(
+    fake_discord: FakeDiscord,
+    runway: Sandbox,
+    bot_settings: Mapping[str, str],
+    bot_workdir: Path,
+    bot_web_port: int,
+) -> None:
+    process = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    browser = Browser(bot_web_port)
+    try:
+        guild = await fake_discord.create_guild("Stop Server")
+        member = fake_discord.create_member(guild, "caller")
+        gets_before = runway.requests("GET", SESSION_ROUTE)
+        started = await start_session(fake_discord, member)
+        await wait_for_sweep(runway, gets_before)
+        # Runway is slow to answer, so the join page's request is still waiting on it.
+        runway.inject("GET", SESSION_ROUTE, latency=20.0)
+        asked = runway.requests("GET", SESSION_ROUTE)
+        join = asyncio.create_task(browser.join(started.code))
+        deadline = time.monotonic() + 5
+        while runway.requests("GET", SESSION_ROUTE) == asked:
+            assert time.monotonic() < deadline, "the join never asked Runway"
+            await asyncio.sleep(0.02)
+
+        began = time.monotonic()
+        process.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.process.wait(), STOP_WITHIN_SECONDS)
+        took = time.monotonic() - began
+    finally:
+        await process.stop()
+        with contextlib.suppress(httpx.HTTPError):
+            await join
+        await browser.aclose()
+    assert code == 0, process.tail()
+    assert took < STOP_WITHIN_SECONDS
+    assert any("stopping" in line for line in process.lines)
+    assert session_rows(bot_workdir, member)[0].state == "OPEN"  # left for the next start
