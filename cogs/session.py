@@ -61,12 +61,15 @@ class SessionCog(commands.GroupCog, group_name="session"):
         link = self._link_embed(started, target)
         try:
             await interaction.user.send(embed=link, allowed_mentions=NO_MENTIONS)
-        except discord.Forbidden as error:
-            if error.code != CANNOT_DM:
-                raise
-            link.description = (
-                "I could not DM you (your DMs are closed for this server), so here is the link. "
-                + (link.description or "")
+        except discord.HTTPException as error:
+            # The session exists now: whatever stopped the DM, the member must get the link.
+            why = (
+                "your DMs are closed for this server"
+                if error.code == CANNOT_DM
+                else "Discord refused the message"
+            )
+            link.description = f"I could not DM you ({why}), so here is the link. " + (
+                link.description or ""
             )
             await interaction.followup.send(
                 embed=link, ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -15,6 +15,8 @@ class JoinState(StrEnum):
     USED = "used"
     EXPIRED = "expired"
     ENDED = "ended"
+    FAILED = "failed"
+    """Runway could not get the call ready when the person pressed Join; it costs nothing."""
     UNKNOWN = "unknown"
 
 

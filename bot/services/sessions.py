@@ -27,7 +27,7 @@ from bot.runway.models import CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
 from bot.services.join_types import JoinCredentials, JoinState, JoinView
-from bot.services.tracker import SessionTracker
+from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
     AdmissionPolicy,
     Avatar,
@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 PRESET_PREFIX: Final = "preset:"
 CODE_BYTES: Final = 24
 READY_WAIT_SECONDS: Final = 30.0
-JOIN_WINDOW_SECONDS: Final = 600
-"""How long after the start a link can still be opened; the call itself may run longer."""
+JOIN_WINDOW_SECONDS: Final = READY_TIMEOUT_SECONDS
+"""How long after the start a link can be used: as long as the tracker keeps an unjoined
+session before cancelling it (the call itself may then run its full length)."""
 
 _LIMIT_MESSAGES: Final = {
     "member_live": "You already have a live session here. End it with `/session end` first.",
@@ -233,7 +234,7 @@ class SessionService:
         except RunwayError:
             log.warning("session %s could not be joined", session.id, exc_info=True)
             await self._tracker.end_now(session, EndReason.NEVER_READY)
-            return JoinState.ENDED, None
+            return JoinState.FAILED, None
         now = self._clock()
         await self._sessions.mark_consumed(session.id, now)
         # The LiveKit server is no secret, and operators need it for LIVEKIT_ORIGINS.

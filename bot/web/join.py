@@ -92,6 +92,12 @@ _REFUSALS = {
     JoinState.ENDED: _Refusal(
         "ended", 409, "This session has ended", "The call this link was made for is already over."
     ),
+    JoinState.FAILED: _Refusal(
+        "failed",
+        409,
+        "The call could not start",
+        "Runway could not get the call ready, so it was stopped. It costs nothing.",
+    ),
 }
 _AGAIN = "To talk again, run /session start in Discord; the bot will send you a new link."
 

@@ -43,9 +43,9 @@ def build_app(
 @asynccontextmanager
 async def serving(app: web.Application, *, host: str, port: int) -> AsyncIterator[str]:
     """Serve `app` until the block ends; yields the address it listens on."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, host=host, port=port, shutdown_timeout=2.0)
+    site = web.TCPSite(runner, host=host, port=port)
     try:
         await site.start()
         log.info("web server listening on %s", site.name)

@@ -44,6 +44,10 @@ from tests.fakediscord.messages import SUPPRESS_EMBEDS
 
 INVALID = {"state": "invalid", "message": "This link has already been used or is not valid."}
 ENDED = {"state": "ended", "message": "The call this link was made for is already over."}
+FAILED = {
+    "state": "failed",
+    "message": "Runway could not get the call ready, so it was stopped. It costs nothing.",
+}
 
 
 @pytest.fixture(scope="module")
@@ -502,7 +506,7 @@ async def test_a_runway_fault_when_joining_refuses_the_page_and_costs_nothing(
 
     refused = await browser.join(started.code)
 
-    assert (refused.status_code, refused.json()) == (409, ENDED)
+    assert (refused.status_code, refused.json()) == (409, FAILED)
     row = only_row(bot_workdir, member)
     assert (row.state, row.used_seconds, row.end_reason) == ("SETTLED", 0, "never_ready")
     assert runway.handled("DELETE", SESSION_ROUTE) == cancelled_before + 1

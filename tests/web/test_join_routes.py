@@ -164,9 +164,13 @@ async def test_used_and_unknown_codes_get_the_same_credentials_answer(make_clien
 
 @pytest.mark.parametrize(
     ("state", "status", "public"),
-    [(JoinState.EXPIRED, 410, "expired"), (JoinState.ENDED, 409, "ended")],
+    [
+        (JoinState.EXPIRED, 410, "expired"),
+        (JoinState.ENDED, 409, "ended"),
+        (JoinState.FAILED, 409, "failed"),
+    ],
 )
-async def test_credentials_refused_for_expired_and_ended(
+async def test_credentials_refused_for_expired_ended_and_failed(
     make_client, backend, state, status, public
 ):
     code = backend.issue(state=state)

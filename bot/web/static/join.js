@@ -241,6 +241,7 @@ async function fetchCredentials() {
     invalid: "This link can't be used",
     expired: "This link has expired",
     ended: "This session has ended",
+    failed: "The call could not start",
   };
   show("refused", { title: titles[body.state] ?? "This link can't be used", status: message });
 }
