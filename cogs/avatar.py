@@ -21,7 +21,7 @@ from bot.runway_bot import RunwayCharactersBot
 from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpload
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
-from bot.storage import AuditEntry, Avatar
+from bot.storage import AuditEntry, Avatar, ReviewState
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.tree import report_error
 from cogs.shared import (
@@ -155,13 +155,17 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         if created.still_processing:
             notes.append("Runway is still preparing it; `/avatar show` tells when it is ready.")
         if created.awaiting_review:
-            notes.append(await self._post_for_review(interaction, avatar))
+            notes.append(await self.request_review(avatar, by=avatar.created_by, change="Created"))
         embed.description = "\n".join([embed.description or "", *notes]).strip()
         await interaction.edit_original_response(
             content=None, embed=embed, allowed_mentions=NO_MENTIONS
         )
 
-    async def _post_for_review(self, interaction: Interaction, avatar: Avatar) -> str:
+    async def request_review(self, avatar: Avatar, *, by: int, change: str) -> str:
+        """Post the avatar with Approve / Reject in the review channel; a note for the member.
+
+        `change` says what happened ("Created", "Changed", "Knowledge added") and `by` who.
+        """
         settings = await self.bot.services.guilds.get(avatar.guild_id)
         channel_id = settings.review_channel_id
         if channel_id is None:
@@ -175,8 +179,8 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
                 "It waits for approval, but the review channel is gone; an admin should set "
                 "a new one with `/avatar permissions`."
             )
-        embed = await self._avatar_embed(avatar, title=f"Review: {avatar.name}")
-        embed.add_field(name="Created by", value=f"<@{avatar.created_by}>")
+        embed = await self._avatar_embed(avatar, title=f"Review: {plain(avatar.name)}")
+        embed.add_field(name=f"{change} by", value=f"<@{by}>")
         try:
             message = await channel.send(
                 embed=embed, view=review_view(avatar.id), allowed_mentions=NO_MENTIONS
@@ -287,6 +291,12 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             )
             embed = await self._avatar_embed(updated)
             embed.description = "Saved."
+            if (
+                updated.review_state is ReviewState.PENDING
+                and avatar.review_state is not ReviewState.PENDING
+            ):
+                note = await self.request_review(updated, by=actor.user_id, change="Changed")
+                embed.description += f"\n{note}"
             await modal_interaction.edit_original_response(
                 embed=embed, allowed_mentions=NO_MENTIONS
             )
@@ -438,8 +448,14 @@ def _history_line(entry: AuditEntry) -> str:
 def _image_source_check(
     image: discord.Attachment | None, url: str | None
 ) -> discord.Attachment | str:
-    """Exactly one of an attachment or a link, and an attachment not obviously too big."""
-    if (image is None) == (url is None):
+    """Exactly one of an attachment or a link, and an attachment not obviously too big.
+
+    Whatever can be refused from the options alone is refused here, before the member
+    spends time on the personality form.
+    """
+    if image is None and url is None:
+        raise InvalidInput("The avatar needs an image: attach one, or give an https:// link.")
+    if image is not None and url is not None:
         raise InvalidInput(
             "Give the avatar's image either as an attachment or as an https:// link, not both."
         )
@@ -451,6 +467,8 @@ def _image_source_check(
             )
         return image
     assert url is not None
+    if not url.strip().lower().startswith("https://"):
+        raise InvalidInput("The bot could not use that link: only https:// links are accepted.")
     return url
 
 

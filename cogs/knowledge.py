@@ -12,6 +12,8 @@ from bot.errors import InvalidInput
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.knowledge import BUDGET
 from bot.services.knowledge_text import MAX_FILE_BYTES
+from bot.storage import Avatar, ReviewState
+from cogs.avatar import AvatarCog
 from cogs.shared import NO_MENTIONS, AvatarOption, Interaction, actor_of, guild_id_of, plain
 
 log = logging.getLogger(__name__)
@@ -66,20 +68,29 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
             data = await file.read()
         except discord.HTTPException:
             raise InvalidInput("Discord would not hand over the file; attach it again.") from None
+        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
         document, summary = await self.bot.services.knowledge.add(
-            guild_id_of(interaction),
-            actor_of(interaction),
-            avatar,
-            filename=file.filename,
-            data=data,
-            name=name,
+            guild_id, actor, avatar, filename=file.filename, data=data, name=name
         )
         embed = self.bot.embeds.make(
             f"{plain(avatar.name)} learned {plain(document.name)}",
             f"About {document.tokens:,} tokens. Knowledge used: {summary.used:,} of "
             f"{BUDGET:,} tokens; {summary.remaining:,} left.",
         )
+        note = await self._review_if_needed(avatar, actor.user_id)
+        if note:
+            embed.description = f"{embed.description}\n{note}"
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _review_if_needed(self, before: Avatar, by: int) -> str | None:
+        """With approval on, new knowledge sends the avatar back to review: post it there."""
+        if before.review_state is ReviewState.PENDING:
+            return None  # already waiting, with its review post
+        after = await self.bot.services.avatars.resolve(before.guild_id, str(before.id))
+        avatars = self.bot.get_cog(AvatarCog.__cog_name__)
+        if after.review_state is not ReviewState.PENDING or not isinstance(avatars, AvatarCog):
+            return None
+        return await avatars.request_review(after, by=by, change="Knowledge added")
 
     @app_commands.command(name="list")
     @app_commands.guild_only()

@@ -21,12 +21,16 @@ def guild_id_of(interaction: Interaction) -> int:
 
 
 def actor_of(interaction: Interaction) -> Actor:
-    """The member as plain data for the services: id, Manage Server, roles."""
+    """The member as plain data for the services: id, Manage Server, roles.
+
+    Manage Server comes from the permissions Discord resolved for this interaction, not
+    from the bot's role cache, which may not know a role created a moment ago.
+    """
     user = interaction.user
     if isinstance(user, discord.Member):
         return Actor(
             user_id=user.id,
-            manages_guild=user.guild_permissions.manage_guild,
+            manages_guild=interaction.permissions.manage_guild,
             role_ids=frozenset(role.id for role in user.roles),
         )
     return Actor(user_id=user.id)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 
 from bot.runway_bot import RunwayCharactersBot
-from bot.ui.tree import report_error
+from bot.ui.tree import describe, report_error
+from cogs.shared import NO_MENTIONS
+
+log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[RunwayCharactersBot]
 
@@ -124,4 +128,15 @@ class TextModal(discord.ui.Modal):
         await self._callback(interaction, values)
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        await report_error(interaction, error)
+        """After a deferral the reply may show a progress line ("⏳ Checking the image…"):
+        the error replaces it, so nothing is left looking as if the bot were still busy."""
+        if not interaction.response.is_done():
+            await report_error(interaction, error)
+            return
+        embed = interaction.client.embeds.error(describe(interaction, error))
+        try:
+            await interaction.edit_original_response(
+                content=None, embed=embed, view=None, allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException:
+            log.warning("could not show the member an error", exc_info=True)
