@@ -276,6 +276,8 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         await self.bot.services.permissions.require_manager(
             guild_id, actor, doing="Editing avatars"
         )
+        if voice is not None:
+            voice = service.voices.validate(voice)  # before the form, so no typing is wasted
         long_personality = len(avatar.personality) > MODAL_TEXT_MAX
 
         async def submitted(modal_interaction: Interaction, values: dict[str, str]) -> None:
@@ -373,7 +375,6 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     @app_commands.command(name="permissions")
     @app_commands.guild_only()
-    @app_commands.default_permissions(manage_guild=True)
     @app_commands.describe(
         manager_role="A role that may create, edit and delete avatars besides Manage Server",
         clear_manager_role="Remove the manager role",

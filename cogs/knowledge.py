@@ -58,6 +58,10 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
         name: app_commands.Range[str, 1, 255] | None = None,
     ) -> None:
         """Upload a text file as knowledge for an avatar."""
+        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
+        await self.bot.services.permissions.require_manager(
+            guild_id, actor, doing="Adding knowledge"
+        )
         if file.size > MAX_FILE_BYTES:
             raise InvalidInput(
                 f"That file is {file.size / 1024:.0f} KB; knowledge files may be at most "
@@ -68,7 +72,6 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
             data = await file.read()
         except discord.HTTPException:
             raise InvalidInput("Discord would not hand over the file; attach it again.") from None
-        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
         document, summary = await self.bot.services.knowledge.add(
             guild_id, actor, avatar, filename=file.filename, data=data, name=name
         )

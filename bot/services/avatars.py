@@ -26,6 +26,7 @@ from bot.runway.models import Avatar as RunwayAvatar
 from bot.runway.models import AvatarChanges, AvatarSpec
 from bot.runway.models import AvatarStatus as RunwayStatus
 from bot.services.actors import Actor, Permissions
+from bot.services.document_cleanup import delete_everywhere
 from bot.services.images import MAX_IMAGE_BYTES, check_image, data_uri
 from bot.services.text_rules import clean_name, clean_personality, clean_start_script
 from bot.services.voices import VoiceCatalog
@@ -326,15 +327,7 @@ class AvatarService:
         )
         removed = 0
         for document in documents:
-            try:
-                await self._runway.delete_document(document.runway_id)
-            except RunwayNotFound:
-                pass
-            except RunwayError:
-                log.warning("document %s left for the cleanup", document.id, exc_info=True)
-                continue
-            await self._documents.delete(guild_id, document.id)
-            removed += 1
+            removed += await delete_everywhere(self._runway, self._documents, document)
         return removed
 
     async def review(self, guild_id: int, actor: Actor, avatar_id: int, *, approve: bool) -> Avatar:

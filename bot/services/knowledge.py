@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +23,7 @@ from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import AvatarChanges
 from bot.services.actors import Actor, Permissions
+from bot.services.document_cleanup import delete_everywhere
 from bot.services.knowledge_text import read_knowledge_file
 from bot.services.text_rules import clean_document_name
 from bot.storage import (
@@ -38,8 +38,6 @@ from bot.storage import (
     TokenBudgetExceededError,
     unix_now,
 )
-
-log = logging.getLogger(__name__)
 
 BUDGET: Final = catalog.KNOWLEDGE_TOKENS_PER_AVATAR
 ORPHAN_GRACE_SECONDS: Final = 600
@@ -116,7 +114,8 @@ class KnowledgeService:
             try:
                 await self._runway.update_avatar(avatar.runway_id, AvatarChanges(document_ids=ids))
             except RunwayError:
-                await self._forget(guild_id, record)
+                # Undo the create; what Runway cannot delete now stays for the cleanup.
+                await delete_everywhere(self._runway, self._documents, record)
                 raise
             try:
                 stored = await self._documents.attach(
@@ -182,15 +181,7 @@ class KnowledgeService:
         for document in await self._documents.list_orphaned(
             created_before=moment - ORPHAN_GRACE_SECONDS
         ):
-            try:
-                await self._runway.delete_document(document.runway_id)
-            except RunwayNotFound:
-                pass
-            except RunwayError:
-                log.info("orphan %s not deleted yet; will retry", document.id, exc_info=True)
-                continue
-            await self._documents.delete(document.guild_id, document.id)
-            cleaned += 1
+            cleaned += await delete_everywhere(self._runway, self._documents, document)
         return cleaned
 
     async def _find(self, guild_id: int, avatar: Avatar, value: str) -> Document:
@@ -200,18 +191,6 @@ class KnowledgeService:
             if str(document.id) == text or document.name.casefold() == text.casefold():
                 return document
         raise NotFound(f"{avatar.name} has no knowledge document by that name.")
-
-    async def _forget(self, guild_id: int, record: Document) -> None:
-        """Undo a create whose attach failed; if Runway cannot delete it now, the orphan
-        record stays for the cleanup."""
-        try:
-            await self._runway.delete_document(record.runway_id)
-        except RunwayNotFound:
-            pass
-        except RunwayError:
-            log.info("document %s left for the cleanup", record.id, exc_info=True)
-            return
-        await self._documents.delete(guild_id, record.id)
 
 
 def _over_budget(avatar: Avatar, used: int, tokens: int) -> InvalidInput:

@@ -551,7 +551,10 @@ class Routes:
         if blob is None:
             return web.Response(status=404, text="Not Found")
         data, content_type = blob
-        return web.Response(body=data, content_type=content_type or "application/octet-stream")
+        # As a header, not `content_type=`: Discord reports e.g. "text/plain; charset=utf-8".
+        return web.Response(
+            body=data, headers={"Content-Type": content_type or "application/octet-stream"}
+        )
 
 
 def _metadata(record: InteractionRecord) -> Json:
