@@ -1,0 +1,265 @@
+"""A guild's quota settings, role tiers, the usage facts allowances show, and alerts posted.
+
+Limits are stored one row per limit a guild changed, so "unset" (no row: the bot's default),
+"no limit" (NULL) and "none allowed" (0) stay three different things. Which default applies
+and what a limit means is the quota service's business; this module only keeps the records.
+
+What every session start reads before it reserves (`start_facts`: the guild's records and the
+member's usage, in one unit) goes through the database's write queue although it changes
+nothing: under a burst of starts, each plain read costs a trip to the database thread of its
+own, while the write queue carries a whole batch in one trip and one transaction (see
+writer.py). That more than doubles the rate at which starts can be admitted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from bot.storage.admission import Period, PeriodUsage, UsageSnapshot
+from bot.storage.common import Clock, SqlValue, unix_now
+from bot.storage.database import Database
+from bot.storage.transaction import WriteTx
+
+ALERT_MEMORY_SECONDS: Final = 100 * 86_400
+"""Alerts older than this are forgotten: their periods (a day, a month) are long over."""
+
+
+class QuotaName(StrEnum):
+    MAX_AVATARS = "max_avatars"
+    GUILD_DAY = "guild_day_seconds"
+    GUILD_MONTH = "guild_month_seconds"
+    MEMBER_DAY = "member_day_seconds"
+    GUILD_LIVE = "guild_live"
+    MEMBER_LIVE = "member_live"
+    COOLDOWN = "cooldown_seconds"
+    SESSION = "session_seconds"
+
+
+class Budget(StrEnum):
+    """A guild's time budgets that alerts follow."""
+
+    DAY = "day"
+    MONTH = "month"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredQuotas:
+    """What a guild changed: limits (None: no limit) and role tiers, with its timezone and
+    alert channel from its settings. A limit not in `limits` takes the bot's default."""
+
+    guild_id: int
+    limits: Mapping[QuotaName, int | None]
+    role_tiers: Mapping[int, int | None]
+    timezone: str = "UTC"
+    alert_channel_id: int | None = None
+
+
+class QuotaRepository:
+    def __init__(self, db: Database, clock: Clock = unix_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def get(self, guild_id: int) -> StoredQuotas:
+        return await self._db.write(lambda tx: _stored(tx, guild_id))
+
+    async def set_limit(
+        self, guild_id: int, name: QuotaName, value: int | None, *, actor_id: int
+    ) -> None:
+        """Set one limit (None: no limit). Raises ValueError for a negative value."""
+        _check_amount(value)
+        params: dict[str, SqlValue] = {
+            "guild": guild_id,
+            "name": name.value,
+            "value": value,
+            "actor": actor_id,
+        }
+        await self._db.write(lambda tx: tx.execute(_SET_LIMIT, params | {"now": self._clock()}))
+
+    async def set_tier(
+        self, guild_id: int, role_id: int, seconds: int | None, *, actor_id: int
+    ) -> None:
+        """Give holders of `role_id` this many seconds a day (None: unlimited)."""
+        _check_amount(seconds)
+        params: dict[str, SqlValue] = {
+            "guild": guild_id,
+            "role": role_id,
+            "seconds": seconds,
+            "actor": actor_id,
+        }
+        await self._db.write(lambda tx: tx.execute(_SET_TIER, params | {"now": self._clock()}))
+
+    async def clear_limits(self, guild_id: int, names: Collection[QuotaName]) -> int:
+        """Back to the defaults for `names`; returns how many had been changed."""
+        wanted = json.dumps(sorted(names))
+        return await self._db.write(
+            lambda tx: tx.execute(
+                "DELETE FROM guild_quotas WHERE guild_id = ?"
+                " AND name IN (SELECT value FROM json_each(?))",
+                (guild_id, wanted),
+            )
+        )
+
+    async def clear_tier(self, guild_id: int, role_id: int) -> bool:
+        return await self._db.write(
+            lambda tx: (
+                tx.execute(
+                    "DELETE FROM quota_role_tiers WHERE guild_id = ? AND role_id = ?",
+                    (guild_id, role_id),
+                )
+                > 0
+            )
+        )
+
+    async def clear_all(self, guild_id: int) -> int:
+        """Every limit and tier back to the defaults, in one transaction."""
+
+        def body(tx: WriteTx) -> int:
+            limits = tx.execute("DELETE FROM guild_quotas WHERE guild_id = ?", (guild_id,))
+            return limits + tx.execute(
+                "DELETE FROM quota_role_tiers WHERE guild_id = ?", (guild_id,)
+            )
+
+        return await self._db.write(body)
+
+    async def start_facts(
+        self, guild_id: int, member_id: int, periods: Callable[[str], tuple[Period, Period]]
+    ) -> tuple[StoredQuotas, UsageSnapshot]:
+        """The guild's records and the member's usage, in one trip: what every start reads
+        to fit the call to what is left, and `/quota show` to tell it.
+
+        `periods` turns the guild's timezone name into the day and month to sum; it runs on
+        the database thread, so it must be quick (a cached calendar lookup). Charges are
+        counted exactly as `SessionRepository.reserve` counts them (settled: real seconds,
+        live: the reservation, released: nothing); a test holds them equal. Outside the
+        reservation's transaction this is a view, never a promise.
+        """
+
+        def body(tx: WriteTx) -> tuple[StoredQuotas, UsageSnapshot]:
+            stored = _stored(tx, guild_id)
+            day, month = periods(stored.timezone)
+            return stored, _usage_now(tx, guild_id, member_id, day, month)
+
+        return await self._db.write(body)
+
+    async def claim_alerts(
+        self, guild_id: int, budget: Budget, period_start: int, percents: Collection[int]
+    ) -> list[int]:
+        """Record `percents` of a budget's period as announced; returns those that were not
+        yet, so two settles racing over the same threshold announce it once."""
+        now = self._clock()
+
+        def body(tx: WriteTx) -> list[int]:
+            tx.execute(
+                "DELETE FROM quota_alerts_sent WHERE guild_id = ? AND sent_at < ?",
+                (guild_id, now - ALERT_MEMORY_SECONDS),
+            )
+            rows = tx.fetch_all(
+                "INSERT INTO quota_alerts_sent (guild_id, budget, period_start, percent, sent_at)"
+                " SELECT ?, ?, ?, value, ? FROM json_each(?) WHERE true"
+                " ON CONFLICT DO NOTHING RETURNING percent",
+                (guild_id, budget, period_start, now, json.dumps(sorted(percents))),
+            )
+            return sorted(row[0] for row in rows)
+
+        return await self._db.write(body)
+
+
+def _stored(tx: WriteTx, guild_id: int) -> StoredQuotas:
+    """Everything about a guild's quotas in one statement."""
+    row = tx.fetch_one(_READ, {"guild": guild_id})
+    assert row is not None, "a SELECT of subqueries always returns a row"
+    return StoredQuotas(
+        guild_id=guild_id,
+        limits={QuotaName(name): value for name, value in json.loads(row[2]).items()},
+        role_tiers={int(role): value for role, value in json.loads(row[3]).items()},
+        timezone=row[0] if row[0] is not None else "UTC",
+        alert_channel_id=row[1],
+    )
+
+
+def _usage_now(
+    tx: WriteTx, guild_id: int, member_id: int, day: Period, month: Period
+) -> UsageSnapshot:
+    row = tx.fetch_one(
+        _USAGE_NOW,
+        {
+            "guild": guild_id,
+            "member": member_id,
+            "day_start": day.start,
+            "day_end": day.end,
+            "month_start": month.start,
+            "month_end": month.end,
+        },
+    )
+    assert row is not None, "an aggregate always returns a row"
+    return UsageSnapshot(
+        guild_live=row[0],
+        member_live=row[1],
+        periods={
+            day: PeriodUsage(guild_seconds=row[2], member_seconds=row[3]),
+            month: PeriodUsage(guild_seconds=row[4], member_seconds=row[5]),
+        },
+        member_last_ended_at=row[6],
+    )
+
+
+def _check_amount(value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError("a limit is 0 or more (0: none allowed), or None for no limit")
+
+
+_READ = """
+SELECT
+    (SELECT timezone FROM guild_settings WHERE guild_id = :guild),
+    (SELECT alert_channel_id FROM guild_settings WHERE guild_id = :guild),
+    (SELECT json_group_object(name, value) FROM guild_quotas WHERE guild_id = :guild),
+    (SELECT json_group_object(role_id, member_day_seconds) FROM quota_role_tiers
+     WHERE guild_id = :guild)
+"""
+
+_SET_LIMIT = """
+INSERT INTO guild_quotas (guild_id, name, value, updated_by, updated_at)
+VALUES (:guild, :name, :value, :actor, :now)
+ON CONFLICT (guild_id, name) DO UPDATE SET
+    value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at
+"""
+
+_SET_TIER = """
+INSERT INTO quota_role_tiers (guild_id, role_id, member_day_seconds, updated_by, updated_at)
+VALUES (:guild, :role, :seconds, :actor, :now)
+ON CONFLICT (guild_id, role_id) DO UPDATE SET
+    member_day_seconds = excluded.member_day_seconds,
+    updated_by = excluded.updated_by, updated_at = excluded.updated_at
+"""
+
+# The charge of a session, as admission counts it (see sessions.py, _PERIOD_SECONDS). The sums
+# walk the covering index sessions_guild_time over the two periods only; live counts and the
+# last end each use their own partial index.
+_USAGE_NOW = """
+WITH charged AS (
+    SELECT member_id, created_at,
+           CASE state WHEN 'SETTLED' THEN used_seconds WHEN 'RELEASED' THEN 0
+                      ELSE max_seconds END AS charge
+    FROM sessions
+    WHERE guild_id = :guild
+      AND created_at >= min(:day_start, :month_start) AND created_at < max(:day_end, :month_end)
+)
+SELECT
+    (SELECT count(*) FROM sessions
+     WHERE guild_id = :guild AND state IN ('RESERVED', 'OPEN')),
+    (SELECT count(*) FROM sessions
+     WHERE guild_id = :guild AND member_id = :member AND state IN ('RESERVED', 'OPEN')),
+    coalesce(sum(charge) FILTER (WHERE created_at >= :day_start AND created_at < :day_end), 0),
+    coalesce(sum(charge) FILTER (WHERE created_at >= :day_start AND created_at < :day_end
+                                 AND member_id = :member), 0),
+    coalesce(sum(charge) FILTER (WHERE created_at >= :month_start AND created_at < :month_end), 0),
+    coalesce(sum(charge) FILTER (WHERE created_at >= :month_start AND created_at < :month_end
+                                 AND member_id = :member), 0),
+    (SELECT max(ended_at) FROM sessions
+     WHERE guild_id = :guild AND member_id = :member AND state = 'SETTLED')
+FROM charged
+"""
