@@ -14,7 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DATABASE_PATH=/app/data/bot.db \
     WEB_HOST=0.0.0.0 \
-    WEB_PORT=8080
+    WEB_PORT=8080 \
+    MPLCONFIGDIR=/tmp/matplotlib
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./

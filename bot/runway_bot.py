@@ -27,6 +27,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.avatar",
     "cogs.knowledge",
     "cogs.session",
+    "cogs.quota",
+    "cogs.usage",
 )
 
 

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.runway_bot import RunwayCharactersBot
-from bot.ui.format import duration_text
+from bot.services.durations import duration_text
 
 
 class About(commands.Cog):

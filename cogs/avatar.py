@@ -106,7 +106,14 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
                     shown = step
                     await modal_interaction.edit_original_response(content=f"⏳ {step}")
 
-            created = await avatars.create(guild_id, actor, draft, picture, progress=progress)
+            created = await avatars.create(
+                guild_id,
+                actor,
+                draft,
+                picture,
+                progress=progress,
+                max_avatars=await self.bot.services.quotas.max_avatars(guild_id),
+            )
             await self._announce(modal_interaction, created)
 
         personality = discord.ui.TextInput[TextModal](

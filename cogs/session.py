@@ -10,10 +10,12 @@ from discord.ext import commands
 
 from bot.runway import catalog
 from bot.runway_bot import RunwayCharactersBot
+from bot.services.actors import Actor
+from bot.services.durations import duration_text
+from bot.services.quotas import Headroom
 from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_label
 from bot.storage import Session
 from bot.ui.embeds import WARNING
-from bot.ui.format import duration_text
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,18 @@ class SessionCog(commands.GroupCog, group_name="session"):
                 embed.set_thumbnail(url=image)
         return embed
 
+    async def _member(self, session: Session) -> Actor:
+        """The member with their roles, which decide their allowance, fetched over REST (the
+        bot keeps no member cache); if that fails, the server's base allowance is shown."""
+        guild = self.bot.get_guild(session.guild_id)
+        try:
+            member = await guild.fetch_member(session.member_id) if guild else None
+        except discord.HTTPException:
+            member = None
+        if member is None:
+            return Actor(user_id=session.member_id)
+        return Actor(user_id=member.id, role_ids=frozenset(role.id for role in member.roles))
+
     async def send_summary(self, session: Session) -> None:
         """DM the member how the call went; a closed DM is not an error."""
         if (
@@ -169,10 +183,10 @@ class SessionCog(commands.GroupCog, group_name="session"):
             f"It lasted {duration_text(session.used_seconds or 0)}: {reason}.",
             colour=WARNING if session.used_seconds == 0 else discord.Colour.blurple(),
         )
-        used_today = await self.bot.services.sessions.used_today(
-            session.guild_id, session.member_id
+        allowance = await self.bot.services.quotas.allowance(
+            session.guild_id, await self._member(session)
         )
-        embed.add_field(name="Your calls here today", value=duration_text(used_today))
+        embed.add_field(name="Your call time left today", value=_left_today(allowance.member_day))
         try:
             user = self.bot.get_user(session.member_id) or await self.bot.fetch_user(
                 session.member_id
@@ -180,6 +194,15 @@ class SessionCog(commands.GroupCog, group_name="session"):
             await user.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             log.info("could not DM the summary of session %s", session.id)
+
+
+def _left_today(room: Headroom | None) -> str:
+    if room is None:
+        return "unlimited"
+    return (
+        f"{duration_text(room.left)} of {duration_text(room.allowed)}; "
+        f"resets <t:{room.resets_at}:R>"
+    )
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
+from bot.services.alerts import BudgetAlerts
 from bot.services.avatars import AvatarService
 from bot.services.knowledge import KnowledgeService
+from bot.services.quotas import QuotaService, default_limits
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
+from bot.services.usage_reports import UsageReports
 from bot.services.voices import VoiceCatalog
 from bot.storage import (
     AppStateRepository,
@@ -23,10 +26,11 @@ from bot.storage import (
     Database,
     DocumentRepository,
     GuildSettingsRepository,
-    LiveLimits,
     SessionRepository,
     UsageRepository,
 )
+from bot.storage.books import BooksRepository
+from bot.storage.quotas import QuotaRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,9 @@ class Services:
     knowledge: KnowledgeService
     sessions: SessionService
     tracker: SessionTracker
+    quotas: QuotaService
+    alerts: BudgetAlerts
+    usage: UsageReports
 
 
 async def build_services(
@@ -70,7 +77,17 @@ async def build_services(
         poll_interval=avatar_poll_interval,
     )
     sessions = SessionRepository(database)
+    usage = UsageRepository(database)
     tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    quota_records = QuotaRepository(database)
+    quotas = QuotaService(
+        quotas=quota_records,
+        guilds=guilds,
+        defaults=default_limits(
+            max_live_per_guild=max_live_per_guild,
+            session_max_seconds=runway.rules.clamp_session_seconds(session_max_seconds),
+        ),
+    )
     return Services(
         guilds=guilds,
         state=state,
@@ -81,14 +98,22 @@ async def build_services(
         ),
         sessions=SessionService(
             sessions=sessions,
-            usage=UsageRepository(database),
             avatars=avatar_service,
             runway=runway,
             tracker=tracker,
-            policy=LiveLimits(max_live_per_member=1, max_live_per_guild=max_live_per_guild),
+            quotas=quotas,
             join_base_url=join_base_url,
             max_seconds=session_max_seconds,
             ready_poll=session_poll_interval,
         ),
         tracker=tracker,
+        quotas=quotas,
+        alerts=BudgetAlerts(quotas=quotas, repository=quota_records, usage=usage),
+        usage=UsageReports(
+            usage=usage,
+            sessions=sessions,
+            books=BooksRepository(database),
+            quotas=quotas,
+            runway=runway,
+        ),
     )

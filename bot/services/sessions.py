@@ -27,18 +27,16 @@ from bot.runway.models import CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
 from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.quotas import QuotaService
 from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
-    AdmissionPolicy,
     Avatar,
     Clock,
     EndReason,
     NewSession,
-    Period,
     Session,
     SessionRepository,
     SessionState,
-    UsageRepository,
     unix_now,
 )
 from bot.storage import LimitReached as StorageLimit
@@ -51,12 +49,6 @@ READY_WAIT_SECONDS: Final = 30.0
 JOIN_WINDOW_SECONDS: Final = READY_TIMEOUT_SECONDS
 """How long after the start a link can be used: as long as the tracker keeps an unjoined
 session before cancelling it (the call itself may then run its full length)."""
-
-_LIMIT_MESSAGES: Final = {
-    "member_live": "You already have a live session here. End it with `/session end` first.",
-    "guild_live": "This server has as many live sessions as it allows right now; "
-    "try again when one ends.",
-}
 
 
 # What the join page reports, as the reason recorded; a dropped connection is "abandoned".
@@ -90,11 +82,10 @@ class SessionService:
         self,
         *,
         sessions: SessionRepository,
-        usage: UsageRepository,
         avatars: AvatarService,
         runway: RunwayClient,
         tracker: SessionTracker,
-        policy: AdmissionPolicy,
+        quotas: QuotaService,
         join_base_url: str,
         max_seconds: int,
         clock: Clock = unix_now,
@@ -102,11 +93,10 @@ class SessionService:
         ready_poll: float = 1.0,
     ) -> None:
         self._sessions = sessions
-        self._usage = usage
         self._avatars = avatars
         self._runway = runway
         self._tracker = tracker
-        self._policy = policy
+        self._quotas = quotas
         self._join_base_url = join_base_url.rstrip("/")
         self._max_seconds = runway.rules.clamp_session_seconds(max_seconds)
         self._clock = clock
@@ -134,7 +124,10 @@ class SessionService:
         self, guild_id: int, actor: Actor, target: Target, *, minutes: int | None = None
     ) -> StartedSession:
         wanted = self._max_seconds if minutes is None else minutes * 60
-        max_seconds = self._runway.rules.clamp_session_seconds(min(wanted, self._max_seconds))
+        # The quotas fit the call to what today's and this month's budgets have left; the
+        # reservation's transaction then checks every limit again, with the facts of that moment.
+        plan = await self._quotas.plan_start(guild_id, actor, min(wanted, self._max_seconds))
+        max_seconds = self._runway.rules.clamp_session_seconds(plan.max_seconds)
         try:
             session = await self._sessions.reserve(
                 NewSession(
@@ -146,10 +139,10 @@ class SessionService:
                     avatar_id=target.avatar.id if target.avatar else None,
                     preset_id=target.preset_id,
                 ),
-                self._policy,
+                plan.policy,
             )
         except StorageLimit as limit:
-            raise LimitReached(_limit_message(limit)) from None
+            raise LimitReached(plan.policy.explain(limit, self._clock())) from None
         try:
             created = await self._runway.create_session(
                 SessionSpec(
@@ -195,15 +188,6 @@ class SessionService:
 
     async def live(self, guild_id: int, actor: Actor) -> list[Session]:
         return await self._sessions.live_for_member(guild_id, actor.user_id)
-
-    async def used_today(self, guild_id: int, member_id: int) -> int:
-        """Seconds of settled calls the member had in this server today (UTC)."""
-        now = self._clock()
-        start = now - now % 86_400
-        totals = await self._usage.totals(
-            guild_id, Period(start=start, end=start + 86_400), member_id=member_id
-        )
-        return totals.settled_seconds
 
     def time_left(self, session: Session) -> int:
         """Seconds until the limit, counted from when the call was joined (or started)."""
@@ -293,7 +277,3 @@ def _why_unusable(avatar: Avatar) -> str:
     if avatar.review_state.value == "PENDING":
         return "it waits for an admin's approval"
     return "an admin rejected it"
-
-
-def _limit_message(limit: StorageLimit) -> str:
-    return _LIMIT_MESSAGES.get(limit.limit, f"A limit of this server is reached ({limit.limit}).")

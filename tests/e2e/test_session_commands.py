@@ -21,6 +21,7 @@ from PIL import Image
 
 from bot.runway import catalog
 from bot.runway.sandbox import Sandbox
+from bot.services.durations import duration_text
 from tests.e2e.conftest import runway_settings
 from tests.e2e.session_steps import (
     CONSUME_ROUTE,
@@ -306,7 +307,8 @@ async def test_end_cancels_at_runway_settles_at_once_and_dms_a_summary(
     assert summary.embed.title == f"Your call with {PRESET_LABEL} has ended"
     assert "you ended the call" in (summary.embed.description or "")
     fields = {field.name: field.value for field in summary.embed.fields}
-    assert fields["Your calls here today"] == f"{row.used_seconds} s"
+    left = duration_text(15 * 60 - row.used_seconds)  # the default daily allowance
+    assert fields["Your call time left today"].startswith(f"{left} of 15 min; resets <t:")
 
     _, again = await run(fake_discord, "session end", member)
     assert "You have no live session here." in again.text
@@ -351,7 +353,7 @@ async def test_the_tracker_settles_a_call_to_the_seconds_runway_reports(
     summary = await fake_discord.wait_for_dm(member, count=2)
     assert "It lasted 42 s: the call ended." in (summary.embed.description or "")
     fields = {field.name: field.value for field in summary.embed.fields}
-    assert fields["Your calls here today"] == "42 s"
+    assert fields["Your call time left today"].startswith("14 min 18 s of 15 min; resets <t:")
     _, status = await run(fake_discord, "session status", member)
     assert "You have no live call here" in status.text
 

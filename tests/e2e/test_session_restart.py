@@ -82,7 +82,8 @@ async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_rest
         summary = await fake_discord.wait_for_dm(member, count=2)
         assert "It lasted 42 s" in (summary.embed.description or "")
         fields = {field.name: field.value for field in summary.embed.fields}
-        assert fields["Your calls here today"] == "42 s"
+        left = fields["Your call time left today"]
+        assert left.startswith("14 min 18 s of 15 min; resets <t:")
         assert any("settled: 42 s, completed" in line for line in second.lines)
 
         # A new call makes the tracker look again: the old one must not count twice.
@@ -94,7 +95,8 @@ async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_rest
         await asyncio.sleep(0.3)
         assert len(summaries(fake_discord, member)) == 2
         last = {f.name: f.value for f in summaries(fake_discord, member)[-1].embed.fields}
-        assert last["Your calls here today"] == "42 s"  # the second call was never joined
+        # The second call was never joined: the first still counts once.
+        assert last["Your call time left today"].startswith("14 min 18 s of 15 min;")
         rows = session_rows(bot_workdir, member)
         assert [(r.state, r.used_seconds) for r in rows] == [("SETTLED", 42), ("SETTLED", 0)]
         assert len([line for line in second.lines if " settled: " in line]) == 2

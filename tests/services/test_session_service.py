@@ -13,7 +13,7 @@ from bot.services.avatars import AvatarDraft, ImageUpload
 from bot.services.join_types import JoinState
 from bot.services.sessions import PRESET_PREFIX
 from bot.services.tracker import SessionTracker
-from bot.storage import EndReason, SessionRepository, SessionState
+from bot.storage import EndReason, Period, SessionRepository, SessionState, UsageRepository
 from tests.services.conftest import ADMIN, GUILD, MEMBER, World, png
 
 PRESET = PRESET_PREFIX + "cooking-teacher"
@@ -103,7 +103,10 @@ async def test_completed_session_is_settled_to_runways_duration(world: World) ->
     assert final.used_seconds == 42
     assert final.end_reason is EndReason.COMPLETED
     assert settled == [42]
-    assert await world.services.sessions.used_today(GUILD, MEMBER.user_id) == 42
+    usage = await UsageRepository(world.database).totals(
+        GUILD, Period(start=0, end=2**40), member_id=MEMBER.user_id
+    )
+    assert usage.settled_seconds == 42
     assert (await world.services.sessions.view(code_of(started.join_url)))[0] is JoinState.ENDED
 
 

@@ -1,4 +1,4 @@
-"""Plain-text formatting shared by replies."""
+"""Durations as people read them, shared by the services' messages and the cogs' replies."""
 
 from __future__ import annotations
 
