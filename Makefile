@@ -28,6 +28,7 @@ pytest: $(DEV_STAMP) $(NODE_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.ack_latency
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.reservations
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
