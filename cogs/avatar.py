@@ -21,7 +21,7 @@ from bot.runway_bot import RunwayCharactersBot
 from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpload
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
-from bot.storage import AuditEntry, Avatar, ReviewState
+from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.tree import report_error
 from cogs.shared import (
@@ -146,7 +146,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     async def _announce(self, interaction: Interaction, created: CreatedAvatar) -> None:
         avatar = created.avatar
-        if avatar.status.value == "FAILED":
+        if avatar.status is AvatarStatus.FAILED:
             embed = self.bot.embeds.make(
                 "Runway could not make this avatar",
                 f"Runway's reason: {plain(avatar.failure_reason or 'not given')}\n\n"

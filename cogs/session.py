@@ -14,7 +14,7 @@ from bot.services.actors import Actor
 from bot.services.durations import duration_text
 from bot.services.quotas import Headroom
 from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_label
-from bot.storage import Session
+from bot.storage import EndReason, Session, SessionState
 from bot.ui.embeds import WARNING
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
@@ -171,11 +171,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
 
     async def send_summary(self, session: Session) -> None:
         """DM the member how the call went; a closed DM is not an error."""
-        if (
-            session.state.value == "RELEASED"
-            and session.end_reason
-            and session.end_reason.value == "start_failed"
-        ):
+        if session.state is SessionState.RELEASED and session.end_reason is EndReason.START_FAILED:
             return  # the member was told at once in the command's reply
         reason = _END_WORDS.get(session.end_reason.value if session.end_reason else "", "it ended")
         embed = self.bot.embeds.make(

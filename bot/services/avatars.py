@@ -49,6 +49,7 @@ from bot.storage import LimitReached as StorageLimit
 log = logging.getLogger(__name__)
 
 AVATAR_WAIT_SECONDS: Final = 600.0
+PREPARING: Final = "Runway is preparing the avatar (this can take a minute)…"
 Progress = Callable[[str], Awaitable[None]]
 
 
@@ -131,8 +132,9 @@ class AvatarService:
     async def check_creatable(self, guild_id: int, actor: Actor, name: str) -> None:
         """Fail fast (before the personality modal) on permissions and a taken name."""
         await self._permissions.require_manager(guild_id, actor, doing="Creating avatars")
-        if await self._avatars.get_by_name(guild_id, clean_name(name)) is not None:
-            raise InvalidInput(f"This server already has an avatar called {clean_name(name)}.")
+        cleaned = clean_name(name)
+        if await self._avatars.get_by_name(guild_id, cleaned) is not None:
+            raise InvalidInput(f"This server already has an avatar called {cleaned}.")
 
     async def create(
         self,
@@ -197,7 +199,7 @@ class AvatarService:
             ),
         )
         if created.status is RunwayStatus.PROCESSING:
-            await progress("Runway is preparing the avatar (this can take a minute)…")
+            await progress(PREPARING)
             record = await self._follow(guild_id, record, progress)
         if record.status is AvatarStatus.FAILED:
             await self._discard_failed(guild_id, actor, record)
@@ -377,12 +379,9 @@ class AvatarService:
 
     async def _follow(self, guild_id: int, record: Avatar, progress: Progress) -> Avatar:
         assert record.runway_id is not None
-        last: list[str] = []
 
-        async def report(avatar: RunwayAvatar) -> None:
-            if avatar.status.value not in last:
-                last.append(avatar.status.value)
-            await progress("Runway is preparing the avatar (this can take a minute)…")
+        async def report(_: RunwayAvatar) -> None:
+            await progress(PREPARING)
 
         try:
             final = await self._runway.wait_for_avatar(

@@ -31,9 +31,11 @@ from bot.services.quotas import QuotaService
 from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
     Avatar,
+    AvatarStatus,
     Clock,
     EndReason,
     NewSession,
+    ReviewState,
     Session,
     SessionRepository,
     SessionState,
@@ -270,10 +272,10 @@ def preset_label(preset_id: str) -> str:
 
 
 def _why_unusable(avatar: Avatar) -> str:
-    if avatar.status.value == "PROCESSING":
+    if avatar.status is AvatarStatus.PROCESSING:
         return "Runway is still preparing it"
-    if avatar.status.value == "FAILED":
+    if avatar.status is AvatarStatus.FAILED:
         return "Runway could not make it"
-    if avatar.review_state.value == "PENDING":
+    if avatar.review_state is ReviewState.PENDING:
         return "it waits for an admin's approval"
     return "an admin rejected it"

@@ -93,13 +93,10 @@ class SessionTracker:
             await self._check_by_clock(session, now)
 
     async def note_end(self, session: Session, reason: EndReason) -> None:
-        """The join page says the call ended; settle now where Runway cannot be asked."""
+        """The join page says the call ended. Where Runway can be asked, its state decides
+        (a call it still reports running is settled by a later sweep); elsewhere the end
+        is now."""
         self._hints[session.id] = reason
-        if self._runway.rules.supports(Operation.SESSION_GET):
-            assert session.runway_id is not None
-            status = (await self._runway.get_session(session.runway_id)).status
-            if not status.is_final:
-                return  # Runway will report COMPLETED shortly; the next sweep settles it
         await self.check(session)
         if not self._runway.rules.supports(Operation.SESSION_GET):
             await self._settle_elapsed(session, self._clock(), reason)
