@@ -64,6 +64,12 @@ def bot_settings() -> Mapping[str, str]:
     return {}
 
 
+@pytest.fixture
+def database(bot_workdir: Path) -> Path:
+    """The bot's SQLite file, for tests that check what it stored."""
+    return bot_workdir / "bot.db"
+
+
 @pytest.fixture(scope="module")
 def runway_dialect() -> str:
     """The dialect of the `runway` sandbox; override in a module for "seed"."""

@@ -71,11 +71,6 @@ def fresh_runway(runway: Sandbox) -> None:
     runway.config.avatar_processing_seconds = 0.0
 
 
-@pytest.fixture
-def database(bot_workdir: Path) -> Path:
-    return bot_workdir / "bot.db"
-
-
 # --- steps ---------------------------------------------------------------------------
 
 

@@ -46,11 +46,6 @@ def fresh_runway(runway: Sandbox) -> None:
     runway.reset()
 
 
-@pytest.fixture
-def database(bot_workdir: Path) -> Path:
-    return bot_workdir / "bot.db"
-
-
 async def test_create_sends_runway_the_attachments_link(
     fake_discord: FakeDiscord, bot: BotProcess, admin: Member, runway: Sandbox, database: Path
 ) -> None:

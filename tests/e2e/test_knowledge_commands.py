@@ -50,11 +50,6 @@ def fresh_runway(runway: Sandbox) -> None:
     runway.config.avatar_processing_seconds = 0.0
 
 
-@pytest.fixture
-def database(bot_workdir: Path) -> Path:
-    return bot_workdir / "bot.db"
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def mia(fake_discord: FakeDiscord, bot: BotProcess, admin: Member) -> str:
     """An avatar called Mia in the test's server; its option value."""
