@@ -11,6 +11,7 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import discord
 
@@ -180,7 +181,8 @@ class MessageStore:
         for upload, meta in entries:
             attachment_id = self._ids.next()
             filename = str(meta.get("filename") or upload.filename)
-            url = f"{self._base_url}/attachments/{stored.channel_id}/{attachment_id}/{filename}"
+            path = f"{stored.channel_id}/{attachment_id}/{quote(filename)}"
+            url = f"{self._base_url}/attachments/{path}"
             item_json: Json = {
                 "id": str(attachment_id),
                 "filename": filename,
