@@ -48,11 +48,9 @@ _MEDIA: Final = ("image", "thumbnail")
 
 def plain(text: str, *, limit: int = ECHO) -> str:
     """Text a member or Runway wrote, as it should read in a reply: shown as typed (no
-    markdown, no mentions, backslashes kept) and cut to `limit` with an ellipsis."""
-    escaped = discord.utils.escape_markdown(
-        discord.utils.escape_mentions(text.replace("\\", "\\\\"))
-    )
-    return clip(escaped, limit)
+    markdown, no mentions; backslashes are escaped too) and cut to `limit` with an
+    ellipsis that never splits an escape."""
+    return clip(discord.utils.escape_markdown(discord.utils.escape_mentions(text)), limit)
 
 
 def fit_lines(items: Sequence[str], limit: int, *, more: str = "… and {count} more") -> str:
