@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import (
     at_runway,
-    avatar_id,
     avatar_rows,
     create_avatar,
     document_rows,
@@ -32,7 +30,7 @@ from tests.e2e.avatar_steps import (
     text_file,
 )
 from tests.e2e.conftest import runway_settings
-from tests.fakediscord import BotProcess, CallbackType, FakeDiscord, Member, Message
+from tests.fakediscord import CallbackType, FakeDiscord, Member, Message
 
 AVATARS = "/v1/avatars"
 DOCUMENTS = "/v1/documents"
@@ -48,12 +46,6 @@ def bot_settings(runway: Sandbox, bot_web_port: int) -> Mapping[str, str]:
 def fresh_runway(runway: Sandbox) -> None:
     runway.reset()
     runway.config.avatar_processing_seconds = 0.0
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def mia(fake_discord: FakeDiscord, bot: BotProcess, admin: Member) -> str:
-    await create_avatar(fake_discord, admin, "Mia")
-    return await avatar_id(fake_discord, admin, "Mia")
 
 
 def embed_length(message: Message) -> int:
