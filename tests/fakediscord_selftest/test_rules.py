@@ -117,6 +117,14 @@ def text_input(custom_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def button_rows(count: int, buttons: int) -> list[dict[str, Any]]:
+    """`count` action rows of `buttons` buttons: count * (1 + buttons) components."""
+    return [
+        {"type": 1, "components": [button(f"r{r}b{b}") for b in range(buttons)]}
+        for r in range(count)
+    ]
+
+
 def modal(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": 9, "data": {"custom_id": "m", "title": "Form", "components": inputs}}
 
@@ -313,6 +321,13 @@ RULES = [
         ("components",),
     ),
     Rule(
+        "more than 40 components in a v2 message",
+        channel_message,
+        {"flags": 1 << 15, "components": button_rows(9, 4)},  # 45 in all, 9 at the top
+        {"flags": 1 << 15, "components": button_rows(8, 4)},
+        ("components",),
+    ),
+    Rule(
         "duplicate custom_id",
         channel_message,
         {"content": "hi", "components": [{"type": 1, "components": [button("a"), button("a")]}]},
@@ -483,6 +498,19 @@ async def test_the_101st_command_created_alone_gets_30032(client: Client) -> Non
         {"message": "Maximum number of application commands reached (100)", "code": 30032},
     )
     assert (await client.send(method, path, []))[0] == 200
+
+
+async def test_an_edited_command_is_held_to_the_same_rules(client: Client) -> None:
+    _, path = await guild_commands(client)
+    status, created = await client.send("POST", path, command("editable"))
+    assert status in (200, 201), created
+    edit = f"{path}/{created['id']}"
+    status, refused = await client.send("PATCH", edit, {"name": "Not Valid"})
+    assert status == 400
+    assert refused["errors"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
+    client.fake.take_violations()
+    assert (await client.send("PATCH", edit, {"description": "Still fine"}))[0] == 200
+    assert (await client.send("PUT", path, []))[0] == 200
 
 
 async def test_user_and_message_commands_may_be_mixed_case(client: Client) -> None:
