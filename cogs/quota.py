@@ -23,6 +23,7 @@ from bot.services.quotas import Allowance, Headroom, QuotaSettings
 from bot.storage import Session, SessionState
 from bot.storage.quotas import QuotaName
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
+from bot.ui.fit import FIELD_VALUE, choices, fit_lines
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 from cogs.views import Confirm
 
@@ -64,7 +65,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         if actor.manages_guild:
             embeds.append(self._settings_embed(await quotas.settings(guild_id), "Server limits"))
         await interaction.response.send_message(
-            embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            embeds=self.bot.embeds.together(*embeds), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="set")
@@ -127,7 +128,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            return [app_commands.Choice(name=name, value=name) for name in zone_names(current)]
+            return choices((name, name) for name in zone_names(current))
         except Exception:  # autocomplete must never raise
             return []
 
@@ -137,7 +138,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip()
         hints = [typed, *AMOUNT_HINTS] if typed else list(AMOUNT_HINTS)
-        return [app_commands.Choice(name=hint, value=hint) for hint in dict.fromkeys(hints)][:25]
+        return choices((hint, hint) for hint in dict.fromkeys(hints))
 
     @app_commands.command(name="reset")
     @app_commands.guild_only()
@@ -268,7 +269,9 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
             for role, seconds in sorted(settings.role_tiers.items())
         ]
         if tiers:
-            embed.add_field(name="Call time by role", value="\n".join(tiers)[:1024], inline=False)
+            embed.add_field(
+                name="Call time by role", value=fit_lines(tiers, FIELD_VALUE), inline=False
+            )
         embed.add_field(name="Timezone", value=settings.timezone.key)
         channel = settings.alert_channel_id
         embed.add_field(name="Alerts", value=f"<#{channel}>" if channel else "off")
