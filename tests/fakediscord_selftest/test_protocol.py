@@ -11,13 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fakediscord import FakeDiscord
-from tests.fakediscord_selftest.rawclient import (
-    BOT_AUTH,
-    RawGateway,
-    api,
-    connect,
-    register_ping,
-)
+from tests.fakediscord_selftest.rawclient import BOT_AUTH, RawGateway, api, connect, register_ping
 
 
 @pytest_asyncio.fixture
@@ -25,12 +19,6 @@ async def fake(spec_path: Path) -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord.serve(spec_path=spec_path, token="raw-token") as server:
         await server.create_guild("Raw Server")
         yield server
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 async def _online(fake: FakeDiscord, session: aiohttp.ClientSession) -> RawGateway:

@@ -19,25 +19,13 @@ import pytest_asyncio
 from tests.fakediscord import FakeDiscord, Guild
 from tests.fakediscord.ids import Snowflakes
 from tests.fakediscord.sharding import Shard
-from tests.fakediscord_selftest.rawclient import (
-    BOT_AUTH,
-    RawGateway,
-    api,
-    connect,
-    register_ping,
-)
+from tests.fakediscord_selftest.rawclient import BOT_AUTH, RawGateway, api, connect, register_ping
 
 
 @pytest_asyncio.fixture
 async def fake(spec_path: Path) -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord.serve(spec_path=spec_path, token="raw-token", max_concurrency=4) as f:
         yield f
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 async def _guild_creates(gateway: RawGateway, count: int) -> set[str]:
