@@ -110,7 +110,6 @@ class Session:
     session_id: str
     identity: Identity
     connection: Connection | None
-    ready: bool = False  # READY and every GUILD_CREATE of its shard sent
     sequence: int = 0
     _replay: deque[tuple[int, dict[str, Any]]] = field(
         default_factory=lambda: deque(maxlen=REPLAY_LIMIT)
@@ -190,10 +189,6 @@ class Gateway:
     @property
     def connected(self) -> bool:
         return any(session.connected for session in self.sessions.values())
-
-    def sessions_for(self, shard_id: int) -> list[Session]:
-        """The sessions identified as `shard_id` (of any shard count)."""
-        return [s for s in self.sessions.values() if s.shard.id == shard_id]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The websocket endpoint at /gateway."""
@@ -286,7 +281,6 @@ class Gateway:
         await session.dispatch("READY", ready)
         for guild in guilds:
             await session.dispatch("GUILD_CREATE", guild)
-        session.ready = True
         self.ready_count += 1
         self._ready_pulse.set()
         self._ready_pulse = asyncio.Event()
@@ -327,8 +321,9 @@ class Gateway:
         """Ask every connected session to reconnect and RESUME (op 7), as Discord does
         during maintenance."""
         for session in list(self.sessions.values()):
-            if session.connection is not None and session.connection.open:
-                await session.connection.send({"op": RECONNECT, "d": None})
+            connection = session.connection
+            if connection is not None and connection.open:
+                await connection.send({"op": RECONNECT, "d": None})
 
     async def wait_ready(self, timeout: float, *, after: int = 0) -> None:  # noqa: ASYNC109
         """Until more than `after` sessions have become ready."""
