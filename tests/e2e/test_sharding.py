@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.e2e.realbot import start_real_bot
-from tests.fakediscord import BotProcess, FakeDiscord, Guild, InteractionResult
+from tests.fakediscord import (
+    BotProcess,
+    FakeDiscord,
+    Guild,
+    InteractionResult,
+    bot_environment,
+    free_port,
+)
 from tests.fakediscord.sharding import Shard
 
 
@@ -134,3 +141,27 @@ async def test_without_shard_count_one_process_runs_the_shards_discord_recommend
                 assert shown["Shard"] == f"{shard} of 2 (this server)"
                 assert shown["This process runs"] == "2 shards: 0-1"
         fake.assert_honest()
+
+
+async def test_a_shard_over_2500_servers_stops_the_bot_with_advice(
+    discord_spec: Path, tmp_path: Path
+) -> None:
+    """Discord closes such a shard with 4011; the operator learns what to change."""
+    async with FakeDiscord.serve(spec_path=discord_spec) as fake:
+        fake.add_guilds_quietly(2501)
+        env = bot_environment(
+            fake.base_url,
+            database_path=tmp_path / "bot.db",
+            web_port=free_port(),
+            extra={"SHARD_COUNT": "1"},
+        )
+        bot = await BotProcess.start(["-m", "bot"], env, cwd=tmp_path)
+        try:
+            code = await asyncio.wait_for(bot.process.wait(), 30)
+        finally:
+            await bot.stop()
+        assert code == 2, bot.tail()
+        assert "Traceback" not in bot.output
+        assert "Discord closed shard 0: it would carry more than 2,500 servers" in bot.output
+        assert "Raise SHARD_COUNT" in bot.output
+        assert not fake.gateway.sessions
