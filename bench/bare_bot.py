@@ -1,8 +1,10 @@
 """The baseline for the benchmarks: the least a discord.py bot can be and still answer /about.
 
-Same intents and caches as the real bot (guilds only, no member cache, no chunking), one
+Same intents and caches as the real bot (guilds only, no member cache, no chunking), the
+same auto-sharded client (a bot in more than 2,500 servers must shard, so both run the
+shards Discord recommends; this one keeps discord.py's default IDENTIFY pacing), one
 slash command that replies at once with an ephemeral embed of the same shape as ours (a
-title, a description, four inline fields, a footer), so that the latency benchmark
+title, a description, six inline fields, a footer), so that the latency benchmark
 compares the work around the reply rather than the size of the reply. It reads the
 same settings from the environment (`DISCORD_TOKEN`, `DISCORD_API_BASE_URL`,
 `DEV_GUILD_ID`) and prints "ready" when discord.py fires on_ready. The test harness uses
@@ -15,6 +17,7 @@ import asyncio
 import logging
 import os
 import time
+from typing import cast
 
 import discord
 from discord import app_commands
@@ -22,7 +25,7 @@ from discord import app_commands
 from bot.discord_endpoint import use_discord_api_base
 
 
-class BareBot(discord.Client):
+class BareBot(discord.AutoShardedClient):
     def __init__(self, dev_guild_id: int | None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -57,6 +60,10 @@ async def about(interaction: discord.Interaction) -> None:
     embed.add_field(name="Runway API", value="none")
     embed.add_field(name="Mode", value="Bare")
     embed.add_field(name="Uptime", value=f"{time.monotonic() - STARTED:.0f} s")
+    client = cast(BareBot, interaction.client)
+    shard = interaction.guild.shard_id if interaction.guild else 0
+    embed.add_field(name="Shard", value=f"{shard} of {client.shard_count}")
+    embed.add_field(name="This process runs", value=f"{len(client.shards)} shards")
     embed.set_footer(text="Benchmark baseline: nothing here is real.")
     await interaction.response.send_message(embed=embed, ephemeral=True)
 

@@ -36,6 +36,17 @@ SANDBOX_BANNER = (
 )
 
 
+# Gateway close codes that mean SHARD_COUNT is wrong for this bot (Discord's close-code table).
+SHARD_REFUSALS = {
+    4010: "Discord refused shard {shard} (close code 4010, invalid shard): a bot Discord "
+    "has moved to large-bot sharding must run a multiple of the shard count it was given. "
+    "Fix SHARD_COUNT, or unset SHARD_COUNT and SHARD_IDS to run the count Discord recommends.",
+    4011: "Discord closed shard {shard}: it would carry more than 2,500 servers (close code "
+    "4011, sharding required). Raise SHARD_COUNT, or unset SHARD_COUNT and SHARD_IDS to run "
+    "the count Discord recommends.",
+}
+
+
 class StartupError(Exception):
     """A problem an operator must fix before the bot can run; its message says how.
 
@@ -135,6 +146,8 @@ def _raise_startup_problem(task: asyncio.Task[None]) -> None:
         )
     if isinstance(error, discord.PrivilegedIntentsRequired):
         raise StartupError("Discord refused the bot's intents; this bot needs none privileged.")
+    if isinstance(error, discord.ConnectionClosed) and error.code in SHARD_REFUSALS:
+        raise StartupError(SHARD_REFUSALS[error.code].format(shard=error.shard_id))
     if isinstance(error, aiohttp.ClientConnectorError):
         raise StartupError(
             f"Discord could not be reached ({error.host}): check this machine's network.",

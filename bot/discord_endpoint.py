@@ -24,8 +24,9 @@ def use_discord_api_base(base_url: str) -> None:
     `base_url` is the server root (``http://127.0.0.1:5000``) or already ends in
     ``/api/v10``. REST goes to ``<root>/api/v10``: `Route.BASE` is read each time a route
     is built, and interaction callbacks and followup webhooks are built from `Route` too.
-    The gateway goes to ``ws://<root>/gateway`` (``wss`` for an https root), which the
-    non-sharded client connects to without asking ``GET /gateway/bot``. The websocket's
+    The gateway goes to ``ws://<root>/gateway`` (``wss`` for an https root): the
+    auto-sharded client connects there when SHARD_COUNT is set, and otherwise to the
+    address ``GET /gateway/bot`` answers (a REST call, so the fake's own). The websocket's
     resume address comes from READY, so a fake Discord controls that one itself.
     """
     root = yarl.URL(base_url.rstrip("/"))

@@ -1,7 +1,10 @@
-"""The Discord client: a `commands.Bot` that holds the services and loads the cogs.
+"""The Discord client: an auto-sharded bot that holds the services and loads the cogs.
 
 It asks Discord for the guilds intent only (no privileged intents, no member or message
-cache): every command arrives as an interaction, which carries what it needs.
+cache): every command arrives as an interaction, which carries what it needs. It always
+shards, so one code path serves a bot in one server and a bot past Discord's 2,500-server
+limit: it runs the shards SHARD_COUNT/SHARD_IDS give this process, or as many as Discord
+recommends.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from bot.command_sync import StateStore, sync_if_changed
 from bot.runway.client import RunwayClient
 from bot.services.container import Services
 from bot.settings import Settings
+from bot.sharding import IdentifyPacer, describe_shard_ids, shard_of
 from bot.ui.embeds import EmbedFactory
 from bot.ui.tree import ErrorReportingTree
 
@@ -32,7 +36,7 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
-class RunwayCharactersBot(commands.Bot):
+class RunwayCharactersBot(commands.AutoShardedBot):
     # The bot never joins voice channels: video calls happen in the browser via LiveKit.
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
@@ -56,7 +60,11 @@ class RunwayCharactersBot(commands.Bot):
             member_cache_flags=discord.MemberCacheFlags.none(),
             chunk_guilds_at_startup=False,
             allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=settings.shard_count,
         )
+        # Set here, not passed above: discord.py's option type has no "None: every shard",
+        # though None is its default. Settings made sure SHARD_COUNT comes with SHARD_IDS.
+        self.shard_ids = settings.process_shard_ids
         self.settings = settings
         self.runway = runway
         self.services = services
@@ -64,6 +72,7 @@ class RunwayCharactersBot(commands.Bot):
         self.embeds = EmbedFactory(sandbox=settings.runway_sandbox)
         self.version = __version__
         self.started_monotonic = time.monotonic()
+        self._identify_pacer: IdentifyPacer | None = None
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -79,8 +88,57 @@ class RunwayCharactersBot(commands.Bot):
             dev_guild_id=self.settings.dev_guild_id,
         )
 
+    @property
+    def process_shard_ids(self) -> tuple[int, ...]:
+        """The shards this process runs: SHARD_IDS, or all of SHARD_COUNT's or of Discord's
+        recommended count. Empty until the client has asked Discord, just before the first
+        IDENTIFY (see `before_identify_hook`)."""
+        if self.shard_count is None:
+            return ()
+        if self.shard_ids is None:
+            return tuple(range(self.shard_count))
+        return tuple(self.shard_ids)
+
+    def shard_for(self, guild_id: int | None) -> int:
+        """The shard that receives this guild's events (shard 0 for DMs)."""
+        return shard_of(guild_id, self.shard_count or 1)
+
+    def describe_process_shards(self) -> str:
+        """E.g. "shards 0-1 of 4", for the logs."""
+        ids = self.process_shard_ids
+        noun = "shard" if len(ids) == 1 else "shards"
+        return f"{noun} {describe_shard_ids(ids)} of {self.shard_count}"
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Pace each shard's IDENTIFY by Discord's session start limit (`max_concurrency`).
+
+        The first call is the first moment the shard count is known (discord.py asks
+        `GET /gateway/bot` when SHARD_COUNT is unset) and nothing has identified yet: the
+        place to announce, or to claim in a shared database, which shards this process runs.
+        """
+        if self._identify_pacer is None:
+            limits = await self.fetch_session_start_limits()
+            self._identify_pacer = IdentifyPacer(limits.max_concurrency)
+            source = "SHARD_COUNT" if self.settings.shard_count else "Discord's recommendation"
+            log.info(
+                "this process runs %s (count from %s; %d may identify at once)",
+                self.describe_process_shards(),
+                source,
+                limits.max_concurrency,
+            )
+        await self._identify_pacer.wait_turn(shard_id or 0)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        servers = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("shard %d of %s ready in %d servers", shard_id, self.shard_count, servers)
+
     async def on_ready(self) -> None:
-        log.info("ready as %s in %d servers", self.user, len(self.guilds))
+        log.info(
+            "ready as %s in %d servers on %s",
+            self.user,
+            len(self.guilds),
+            self.describe_process_shards(),
+        )
 
     @property
     def uptime_seconds(self) -> float:

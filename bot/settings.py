@@ -18,10 +18,14 @@ from pydantic import (
     ModelWrapValidatorHandler,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.sharding import SHARD_IDS_EXAMPLES, check_shard_ids_exist, parse_shard_ids
 
 DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
 
@@ -48,6 +52,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # `NAME=` (as in .env.example) means "not set", not "set to nothing".
+        env_ignore_empty=True,
     )
 
     discord_token: SecretStr = Field(
@@ -107,7 +113,33 @@ class Settings(BaseSettings):
     max_live_sessions_per_server: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=3, description="Live sessions one server may have at once (0: none allowed)."
     )
+    shard_count: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="How many gateway shards all of this bot's processes split between them "
+        "(unset: the number Discord recommends).",
+    )
+    shard_ids: str | None = Field(
+        default=None,
+        description=f"The shards this process runs, e.g. {SHARD_IDS_EXAMPLES}; needs "
+        "SHARD_COUNT (unset: every shard).",
+    )
     log_level: LogLevel = Field(default=LogLevel.INFO, description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_fit_the_count(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Refuse ids this process could not run: malformed, named twice, or beyond
+        SHARD_COUNT. (Overlap with another process's SHARD_IDS shows only at run time.)"""
+        if value is None or not value.strip():
+            return None
+        ranges = parse_shard_ids(value)
+        if "shard_count" not in info.data:
+            return value  # SHARD_COUNT is wrong itself and reported on its own
+        shard_count = info.data["shard_count"]
+        if shard_count is None:
+            raise ValueError("needs SHARD_COUNT as well, the number of shards all processes split")
+        check_shard_ids_exist(ranges, shard_count)
+        return value
 
     @model_validator(mode="wrap")
     @classmethod
@@ -133,6 +165,14 @@ class Settings(BaseSettings):
             return str(self.public_url).rstrip("/")
         host = "localhost" if self.web_host in ("0.0.0.0", "::") else self.web_host  # noqa: S104
         return f"http://{host}:{self.web_port}"
+
+    @property
+    def process_shard_ids(self) -> list[int] | None:
+        """The shards SHARD_IDS gives this process; None: all of them (SHARD_COUNT's, or
+        as many as Discord recommends)."""
+        if self.shard_ids is None:
+            return None
+        return [shard for span in parse_shard_ids(self.shard_ids) for shard in span]
 
     @property
     def livekit_origin_list(self) -> list[str]:

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
+from bot.sharding import describe_shard_ids
 
 
 class About(commands.Cog):
@@ -29,6 +30,14 @@ class About(commands.Cog):
             value="Sandbox (emulated, free)" if settings.runway_sandbox else "Live",
         )
         embed.add_field(name="Uptime", value=duration_text(self.bot.uptime_seconds))
+        where = "this server" if interaction.guild_id is not None else "direct messages"
+        shard = self.bot.shard_for(interaction.guild_id)
+        embed.add_field(name="Shard", value=f"{shard} of {self.bot.shard_count} ({where})")
+        ids = self.bot.process_shard_ids
+        embed.add_field(
+            name="This process runs",
+            value=f"{len(ids)} {'shard' if len(ids) == 1 else 'shards'}: {describe_shard_ids(ids)}",
+        )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

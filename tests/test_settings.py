@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.settings import Settings, describe_errors
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "sk-very-secret-value-123"
@@ -63,6 +64,8 @@ def test_sandbox_needs_only_the_token(tmp_path: Path) -> None:
         ("PUBLIC_URL", "not a url"),
         ("RUNWAY_BASE_URL", "ftp://example.org"),
         ("LOG_LEVEL", "LOUD"),
+        ("SHARD_COUNT", "0"),
+        ("SHARD_IDS", "0-x"),
     ],
 )
 def test_malformed_variable_is_named(tmp_path: Path, name: str, value: str) -> None:
@@ -89,3 +92,58 @@ def test_env_example_documents_every_setting() -> None:
     text = (REPO / ".env.example").read_text()
     documented = set(re.findall(r"^([A-Z_]+)=", text, re.MULTILINE))
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """Settings read in this process from exactly `env` (plus the sandbox minimum)."""
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in {"DISCORD_TOKEN": SECRET, "RUNWAY_SANDBOX": "true", **env}.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"SHARD_IDS": "0-3"}, "SHARD_IDS: needs SHARD_COUNT as well"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "2-5"}, "SHARD_IDS: shards 4-5 do not exist"),
+        ({"SHARD_COUNT": "8", "SHARD_IDS": "0-3,2"}, "SHARD_IDS: shard 2 is named twice"),
+        ({"SHARD_COUNT": "8", "SHARD_IDS": "0-3,3-5"}, "SHARD_IDS: shard 3 is named twice"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0 1"}, "SHARD_IDS: '0 1' is not a shard id"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "SHARD_IDS: the range '3-1' runs backwards"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT: Input should be greater than or equal to 1"),
+        ({"SHARD_COUNT": "-2", "SHARD_IDS": "0"}, "SHARD_COUNT: Input should be greater"),
+        ({"SHARD_COUNT": "four", "SHARD_IDS": "0-1"}, "SHARD_COUNT: Input should be a valid"),
+    ],
+)
+def test_bad_shard_settings_are_explained(
+    env: dict[str, str], line: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings_from(env, monkeypatch, tmp_path)
+    report = describe_errors(caught.value).splitlines()
+    assert [entry.strip() for entry in report[1:-1] if line in entry], report
+    assert len(report) == 3, "one line per bad variable, none for SHARD_IDS when the count is bad"
+
+
+@pytest.mark.parametrize(
+    ("env", "count", "ids"),
+    [
+        ({}, None, None),
+        ({"SHARD_COUNT": "", "SHARD_IDS": ""}, None, None),  # as .env.example leaves them
+        ({"SHARD_COUNT": "4"}, 4, None),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "2-3"}, 4, [2, 3]),
+        ({"SHARD_COUNT": "16", "SHARD_IDS": "0-3, 8"}, 16, [0, 1, 2, 3, 8]),
+    ],
+)
+def test_good_shard_settings_name_this_process_shards(
+    env: dict[str, str],
+    count: int | None,
+    ids: list[int] | None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    settings = settings_from(env, monkeypatch, tmp_path)
+    assert (settings.shard_count, settings.process_shard_ids) == (count, ids)

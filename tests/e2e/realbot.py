@@ -19,9 +19,16 @@ BOT_START_TIMEOUT = 60.0
 
 
 async def start_real_bot(
-    fake: FakeDiscord, workdir: Path, settings: Mapping[str, str] | None = None
+    fake: FakeDiscord,
+    workdir: Path,
+    settings: Mapping[str, str] | None = None,
+    *,
+    name: str = "bot",
 ) -> BotProcess:
-    """`python -m bot` against `fake`, with its database in `workdir` (reused if present)."""
+    """`python -m bot` against `fake`, with its database in `workdir` (reused if present).
+
+    `name` tells processes apart in failure reports when a test runs several.
+    """
     env = bot_environment(
         fake.base_url,
         database_path=workdir / "bot.db",
@@ -32,7 +39,7 @@ async def start_real_bot(
         fake,
         ["-m", "bot"],
         env,
-        name="bot",
+        name=name,
         cwd=workdir,
         ready_pattern=READY_PATTERN,
         timeout=BOT_START_TIMEOUT,

@@ -34,6 +34,9 @@ async def test_about_replies_ephemerally_with_version_dialect_mode_and_uptime(
     assert fields["Runway API"] == "production"
     assert "Sandbox" in fields["Mode"]
     assert re.search(r"\d", fields["Uptime"])
+    # A small bot: Discord recommends one shard, and this one process runs it.
+    assert fields["Shard"] == "0 of 1 (this server)"
+    assert fields["This process runs"] == "1 shard: 0"
 
 
 async def test_every_rest_call_of_the_bot_was_valid(

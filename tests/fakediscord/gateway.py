@@ -1,4 +1,9 @@
-"""The gateway websocket: HELLO, heartbeats, IDENTIFY -> READY, dispatches, RESUME.
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY -> READY, dispatches, RESUME, shards.
+
+Each IDENTIFY starts a session for one shard (`sharding.py` has Discord's rules); several
+connections run side by side, one session each, and every dispatch goes to the sessions
+of the shard its guild belongs to. A session outlives its connection, so a bot that
+reconnects can RESUME and get what it missed.
 
 discord.py connects with `?v=10&encoding=json&compress=zlib-stream` (or `zstd-stream`
 when a zstd module is installed), so the fake speaks those transport compressions the
@@ -21,6 +26,8 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
+from tests.fakediscord.sharding import MAX_GUILDS_PER_SHARD, UNSHARDED, Shard, guild_of
+
 log = logging.getLogger(__name__)
 
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, RESUME = 0, 1, 2, 3, 6
@@ -29,6 +36,9 @@ GUILDS_INTENT = 1 << 0
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 CLOSE_AUTH_FAILED = 4004
 CLOSE_DECODE_ERROR = 4002
+CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_INVALID_SHARD = 4010
+CLOSE_SHARDING_REQUIRED = 4011
 CLOSE_DISALLOWED_INTENTS = 4014
 REPLAY_LIMIT = 20_000
 
@@ -59,11 +69,16 @@ class _Zstd:
         return bytes(packed)
 
 
-@dataclass
+@dataclass(eq=False)
 class Connection:
     ws: web.WebSocketResponse
     compressor: _Compressor | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    session: Session | None = None  # what IDENTIFY or RESUME bound to this connection
+
+    @property
+    def open(self) -> bool:
+        return not self.ws.closed
 
     async def send(self, payload: dict[str, Any]) -> None:
         text = json.dumps(payload, separators=(",", ":"))
@@ -76,26 +91,74 @@ class Connection:
 
 @dataclass
 class Identity:
-    """What the bot said in IDENTIFY (tests may check its intents)."""
+    """What the bot said in IDENTIFY (tests may check its intents and shard)."""
 
     token: str
     intents: int
     properties: dict[str, Any]
     raw: dict[str, Any]
+    shard: Shard = UNSHARDED
+
+
+@dataclass(eq=False)
+class Session:
+    """One gateway session: started by IDENTIFY, carried on by RESUME over a new connection.
+
+    Its dispatches are numbered and kept, so a RESUME replays what its connection missed.
+    """
+
+    session_id: str
+    identity: Identity
+    connection: Connection | None
+    sequence: int = 0
+    _replay: deque[tuple[int, dict[str, Any]]] = field(
+        default_factory=lambda: deque(maxlen=REPLAY_LIMIT)
+    )
+
+    @property
+    def shard(self) -> Shard:
+        return self.identity.shard
+
+    @property
+    def connected(self) -> bool:
+        return self.connection is not None and self.connection.open
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a dispatch now, or keep it for RESUME while the bot is away."""
+        self.sequence += 1
+        payload = {"op": DISPATCH, "t": event, "s": self.sequence, "d": data}
+        self._replay.append((self.sequence, payload))
+        connection = self.connection
+        if connection is not None and connection.open:
+            try:
+                await connection.send(payload)
+            except ConnectionResetError:
+                log.info("fake gateway: %s buffered for resume (connection lost)", event)
+
+    async def replay_after(self, seq: int, connection: Connection) -> None:
+        for number, payload in list(self._replay):
+            if number > seq:
+                await connection.send(payload)
 
 
 class GatewayHooks(Protocol):
     """What the gateway needs from the rest of the fake."""
 
-    def ready_payload(self, session_id: str, resume_url: str) -> dict[str, Any]: ...
+    def ready_payload(
+        self, session_id: str, resume_url: str, guild_ids: list[int], shard: Shard | None
+    ) -> dict[str, Any]: ...
 
-    def guild_creates(self) -> list[dict[str, Any]]: ...
+    def guild_ids(self) -> list[int]: ...
+
+    def guild_create(self, guild_id: int) -> dict[str, Any]: ...
 
     def accept_token(self, token: str) -> bool: ...
 
+    def session_started(self) -> None: ...
+
 
 class Gateway:
-    """One bot's gateway session (Discord allows the fake's single shard one at a time)."""
+    """The gateway of one application: every session of every shard the bot runs."""
 
     def __init__(
         self,
@@ -107,12 +170,9 @@ class Gateway:
         self._hooks = hooks
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.privileged_intents_allowed = privileged_intents_allowed
-        self.connection: Connection | None = None
-        self.session_id: str | None = None
-        self.identity: Identity | None = None
-        self.sequence = 0
-        self._replay: deque[tuple[int, dict[str, Any]]] = deque(maxlen=REPLAY_LIMIT)
-        self.ready = asyncio.Event()  # READY and every GUILD_CREATE sent on this session
+        self.sessions: dict[str, Session] = {}
+        self._connections: set[Connection] = set()
+        self.identity: Identity | None = None  # the latest IDENTIFY
         self.identify_count = 0
         self.ready_count = 0  # sessions that got READY and all their GUILD_CREATEs
         self._ready_pulse = asyncio.Event()
@@ -124,11 +184,11 @@ class Gateway:
     @property
     def has_session(self) -> bool:
         """A bot has identified; events for it are sent now or replayed on RESUME."""
-        return self.session_id is not None and self.ready.is_set()
+        return bool(self.sessions)
 
     @property
     def connected(self) -> bool:
-        return self.connection is not None and not self.connection.ws.closed
+        return any(session.connected for session in self.sessions.values())
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The websocket endpoint at /gateway."""
@@ -145,20 +205,24 @@ class Gateway:
         elif compress == "zstd-stream":
             compressor = _Zstd()
         connection = Connection(ws=ws, compressor=compressor)
-        previous, self.connection = self.connection, connection
-        if previous is not None and not previous.ws.closed:
-            await previous.ws.close(code=4000, message=b"replaced by a new connection")
-        await connection.send(
-            {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
-        )
-        async for message in ws:
-            if message.type is not WSMsgType.TEXT:
-                if message.type is WSMsgType.BINARY:
-                    await ws.close(code=CLOSE_DECODE_ERROR, message=b"binary frames are not json")
-                break
-            await self._on_message(connection, json.loads(message.data))
-        if self.connection is connection:
-            self.connection = None
+        self._connections.add(connection)
+        try:
+            await connection.send(
+                {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+            )
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    if message.type is WSMsgType.BINARY:
+                        await ws.close(
+                            code=CLOSE_DECODE_ERROR, message=b"binary frames are not json"
+                        )
+                    break
+                await self._on_message(connection, json.loads(message.data))
+        finally:
+            self._connections.discard(connection)
+            session = connection.session
+            if session is not None and session.connection is connection:
+                session.connection = None
         return ws
 
     async def _on_message(self, connection: Connection, message: dict[str, Any]) -> None:
@@ -176,9 +240,19 @@ class Gateway:
             log.warning("fake gateway: unexpected op %s", op)
 
     async def _identify(self, connection: Connection, data: dict[str, Any]) -> None:
+        if connection.session is not None:
+            await connection.ws.close(
+                code=CLOSE_ALREADY_AUTHENTICATED, message=b"Already authenticated."
+            )
+            return
         token = str(data.get("token") or "")
         if not self._hooks.accept_token(token):
             await connection.ws.close(code=CLOSE_AUTH_FAILED, message=b"Authentication failed.")
+            return
+        sharded = "shard" in data
+        shard = Shard.from_identify(data["shard"]) if sharded else UNSHARDED
+        if shard is None:
+            await connection.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
             return
         intents = int(data.get("intents") or 0)
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents_allowed:
@@ -186,53 +260,70 @@ class Gateway:
                 code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s)."
             )
             return
+        guild_ids = [g for g in self._hooks.guild_ids() if shard.receives(g)]
+        if len(guild_ids) > MAX_GUILDS_PER_SHARD:
+            await connection.ws.close(code=CLOSE_SHARDING_REQUIRED, message=b"Sharding required.")
+            return
         self.identify_count += 1
-        self.identity = Identity(token, intents, dict(data.get("properties") or {}), dict(data))
-        self.ready.clear()
-        self.session_id = secrets.token_hex(16)
-        self.sequence = 0
-        self._replay.clear()
-        await self.dispatch("READY", self._hooks.ready_payload(self.session_id, self.resume_url))
-        if intents & GUILDS_INTENT:
-            for guild in self._hooks.guild_creates():
-                await self.dispatch("GUILD_CREATE", guild)
+        self._hooks.session_started()
+        identity = Identity(token, intents, dict(data.get("properties") or {}), dict(data), shard)
+        self.identity = identity
+        self._forget_abandoned(shard)
+        session = Session(secrets.token_hex(16), identity, connection)
+        connection.session = session
+        # Registered before READY and with no await in between, so an event for this shard
+        # raised meanwhile is numbered after READY and none is lost or sent twice.
+        self.sessions[session.session_id] = session
+        ready = self._hooks.ready_payload(
+            session.session_id, self.resume_url, guild_ids, shard if sharded else None
+        )
+        guilds = [self._hooks.guild_create(g) for g in guild_ids] if intents & GUILDS_INTENT else []
+        await session.dispatch("READY", ready)
+        for guild in guilds:
+            await session.dispatch("GUILD_CREATE", guild)
         self.ready_count += 1
-        self.ready.set()
         self._ready_pulse.set()
         self._ready_pulse = asyncio.Event()
 
+    def _forget_abandoned(self, shard: Shard) -> None:
+        """Drop this shard's sessions whose bot went away (Discord lets them time out)."""
+        for session_id, session in list(self.sessions.items()):
+            if session.shard == shard and not session.connected:
+                del self.sessions[session_id]
+
     async def _resume(self, connection: Connection, data: dict[str, Any]) -> None:
-        if data.get("session_id") != self.session_id or not self._hooks.accept_token(
-            str(data.get("token") or "")
-        ):
+        session = self.sessions.get(str(data.get("session_id")))
+        if session is None or not self._hooks.accept_token(str(data.get("token") or "")):
             await connection.send({"op": INVALID_SESSION, "d": False})
             return
+        previous, session.connection = session.connection, connection
+        connection.session = session
+        if previous is not None and previous is not connection and previous.open:
+            await previous.ws.close(code=4000, message=b"replaced by a new connection")
         self.resume_count += 1
-        seq = int(data.get("seq") or 0)
-        for number, payload in list(self._replay):
-            if number > seq:
-                await connection.send(payload)
-        await self.dispatch("RESUMED", {})
+        await session.replay_after(int(data.get("seq") or 0), connection)
+        await session.dispatch("RESUMED", {})
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> int:
-        """Send a dispatch (buffered for RESUME when the bot is away); returns its sequence."""
-        self.sequence += 1
-        payload = {"op": DISPATCH, "t": event, "s": self.sequence, "d": data}
-        self._replay.append((self.sequence, payload))
+    async def dispatch(self, event: str, data: dict[str, Any]) -> list[Shard]:
+        """Send an event to the sessions of its guild's shard (kept for RESUME while a bot
+        is away); returns the shards it went to, one entry per session."""
+        guild_id = guild_of(event, data)
+        reached: list[Shard] = []
+        for session in list(self.sessions.values()):
+            if session.shard.receives(guild_id):
+                await session.dispatch(event, data)
+                reached.append(session.shard)
         for listener in self.on_dispatch:
             listener(event, data)
-        connection = self.connection
-        if connection is not None and not connection.ws.closed:
-            try:
-                await connection.send(payload)
-            except ConnectionResetError:
-                log.info("fake gateway: %s buffered for resume (connection lost)", event)
-        return self.sequence
+        return reached
 
     async def request_reconnect(self) -> None:
-        """Ask the bot to reconnect and RESUME (op 7), as Discord does during maintenance."""
-        if self.connection is not None:
-            await self.connection.send({"op": RECONNECT, "d": None})
+        """Ask every connected session to reconnect and RESUME (op 7), as Discord does
+        during maintenance."""
+        for session in list(self.sessions.values()):
+            connection = session.connection
+            if connection is not None and connection.open:
+                await connection.send({"op": RECONNECT, "d": None})
 
     async def wait_ready(self, timeout: float, *, after: int = 0) -> None:  # noqa: ASYNC109
         """Until more than `after` sessions have become ready."""
@@ -241,8 +332,9 @@ class Gateway:
                 await self._ready_pulse.wait()
 
     async def close(self) -> None:
-        if self.connection is not None and not self.connection.ws.closed:
-            await self.connection.ws.close(code=1001, message=b"fake discord shutting down")
+        for connection in list(self._connections):
+            if connection.open:
+                await connection.ws.close(code=1001, message=b"fake discord shutting down")
 
 
 AsyncCallback = Callable[[], Awaitable[None]]

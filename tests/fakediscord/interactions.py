@@ -18,6 +18,7 @@ from typing import Any
 
 from tests.fakediscord.entities import Guild, Member, User
 from tests.fakediscord.messages import EPHEMERAL, Message, MessageStore, walk_components
+from tests.fakediscord.sharding import Shard
 
 
 class InteractionType(enum.IntEnum):
@@ -190,6 +191,7 @@ class InteractionRecord:
     rejections: list[Rejection] = field(default_factory=list)
     modal: Modal | None = None
     choices: tuple[Choice, ...] | None = None
+    delivered_to: tuple[Shard, ...] = ()  # the shard of each gateway session it went to
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def age(self) -> float:
@@ -260,6 +262,11 @@ class InteractionResult:
     def payload(self) -> Mapping[str, Any]:
         """The INTERACTION_CREATE data the bot received."""
         return self._record.payload
+
+    @property
+    def delivered_to(self) -> tuple[Shard, ...]:
+        """The shard of every gateway session INTERACTION_CREATE went to."""
+        return self._record.delivered_to
 
     @property
     def rejections(self) -> list[Rejection]:

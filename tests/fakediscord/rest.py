@@ -37,6 +37,7 @@ from tests.fakediscord.payloads import (
 )
 from tests.fakediscord.problems import Problem
 from tests.fakediscord.replies import DiscordError, json_reply
+from tests.fakediscord.sharding import recommended_shards
 from tests.fakediscord.state import DiscordState, Violation
 
 API = "/api/v10"
@@ -151,13 +152,8 @@ class Routes:
         return json_reply(
             {
                 "url": self._gateway_url(),
-                "shards": 1,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 86_400_000,
-                    "max_concurrency": 1,
-                },
+                "shards": recommended_shards(len(self.state.guilds)),
+                "session_start_limit": self.state.session_starts.payload(),
             }
         )
 

@@ -49,6 +49,7 @@ from tests.fakediscord.payloads import Json, guild_create_payload, role_payload,
 from tests.fakediscord.ratelimits import Injection
 from tests.fakediscord.reference import discord_openapi_path
 from tests.fakediscord.rest import Routes
+from tests.fakediscord.sharding import Shard
 from tests.fakediscord.state import DiscordState, RestCall, Violation
 
 Who = Member | User
@@ -89,6 +90,7 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41_250,
         privileged_intents_allowed: int = 0,
         rate_limit: int = 50,
+        max_concurrency: int = 1,
     ) -> FakeDiscord:
         """Bind a free port and serve.
 
@@ -96,6 +98,8 @@ class FakeDiscord:
         by `reference.py` unless `spec_path` is given); it raises FileNotFoundError when the
         description is missing, so callers can skip. `check_responses` also holds the
         fake's own replies to it. `token` makes the fake accept only that bot token.
+        `max_concurrency` is the session start limit's IDENTIFYs per 5 s that
+        `GET /gateway/bot` reports (1 for most bots; Discord grants large ones more).
         """
         spec = None
         if validate:
@@ -112,6 +116,7 @@ class FakeDiscord:
             base_url=base_url, ack_deadline=ack_deadline, token_lifetime=token_lifetime, token=token
         )
         state.ratelimits.limit = rate_limit
+        state.session_starts.max_concurrency = max_concurrency
         app = web.Application(
             middlewares=[honesty_middleware(state, spec, check_responses=check_responses)],
             client_max_size=64 * 1024 * 1024,
@@ -191,13 +196,18 @@ class FakeDiscord:
         locale: str = "en-US",
         everyone_permissions: int = int(DEFAULT_EVERYONE),
         bot_permissions: int = int(DEFAULT_BOT),
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with the bot in it (announced with GUILD_CREATE when the bot is online)."""
+        """A guild with the bot in it (announced with GUILD_CREATE when the bot is online).
+
+        `shard=(shard_id, shard_count)` picks an id that Discord routes to that shard.
+        """
         guild = self.state.new_guild(
             name,
             locale=locale,
             everyone_permissions=everyone_permissions,
             bot_permissions=bot_permissions,
+            guild_id=None if shard is None else self.state.ids.next_on_shard(*shard),
         )
         if self.gateway.has_session:
             await self.gateway.dispatch(
@@ -540,7 +550,11 @@ class FakeDiscord:
         self.state.interactions.add(record)
         record.dispatched_at = time.monotonic()
         record.expires_at = record.dispatched_at + self.state.token_lifetime
-        await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
+        record.delivered_to = tuple(
+            await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
+        )
+        if not record.delivered_to:
+            raise AssertionError(f"{record.label}: no gateway session runs the shard it is for")
         return InteractionResult(record, self.state.messages, self.state.ack_deadline)
 
     # --- what the bot did -------------------------------------------------------------
@@ -636,12 +650,19 @@ class _Hooks:
     def accept_token(self, token: str) -> bool:
         return self._state.accept_token(token)
 
-    def ready_payload(self, session_id: str, resume_url: str) -> dict[str, Any]:
+    def session_started(self) -> None:
+        self._state.session_starts.used += 1
+
+    def ready_payload(
+        self, session_id: str, resume_url: str, guild_ids: list[int], shard: Shard | None
+    ) -> dict[str, Any]:
         state = self._state
+        sharding = {} if shard is None else {"shard": shard.as_list()}
         return {
             "v": 10,
             "user": {**user_payload(state.bot_user), "mfa_enabled": False, "verified": True},
-            "guilds": [{"id": str(g), "unavailable": True} for g in state.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in guild_ids],
+            **sharding,
             "session_id": session_id,
             "session_type": "normal",
             "resume_gateway_url": resume_url,
@@ -656,9 +677,12 @@ class _Hooks:
             "_trace": ['["fake-discord",{"micros":0}]'],
         }
 
-    def guild_creates(self) -> list[dict[str, Any]]:
+    def guild_ids(self) -> list[int]:
+        return list(self._state.guilds)
+
+    def guild_create(self, guild_id: int) -> dict[str, Any]:
         state = self._state
-        return [guild_create_payload(g, state.bot_members[g.id]) for g in state.guilds.values()]
+        return guild_create_payload(state.guilds[guild_id], state.bot_members[guild_id])
 
 
 def _user(who: Who) -> User:

@@ -21,6 +21,7 @@ from tests.fakediscord.ids import Snowflakes
 from tests.fakediscord.interactions import InteractionStore
 from tests.fakediscord.messages import MessageStore
 from tests.fakediscord.ratelimits import RateLimits
+from tests.fakediscord.sharding import SessionStarts
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class DiscordState:
     calls: list[RestCall] = field(default_factory=list)
     ratelimits: RateLimits = field(default_factory=RateLimits)
     interactions: InteractionStore = field(default_factory=InteractionStore)
+    session_starts: SessionStarts = field(default_factory=SessionStarts)
 
     def __post_init__(self) -> None:
         self.bot_user = User(id=self.ids.next(), username="Fake Bot", bot=True)
@@ -102,8 +104,9 @@ class DiscordState:
         locale: str = "en-US",
         everyone_permissions: int = int(DEFAULT_EVERYONE),
         bot_permissions: int = int(DEFAULT_BOT),
+        guild_id: int | None = None,
     ) -> Guild:
-        guild_id = self.ids.next()
+        guild_id = guild_id or self.ids.next()
         owner = owner or self.new_user(f"owner-{guild_id % 10_000}")
         guild = Guild(id=guild_id, name=name, owner_id=owner.id, locale=locale)
         guild.roles.append(

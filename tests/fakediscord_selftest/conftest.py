@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -35,6 +36,13 @@ async def fake(spec_path: Path) -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 def guild(fake: FakeDiscord) -> Guild:
     return next(iter(fake.state.guilds.values()))
+
+
+@pytest_asyncio.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for the raw-protocol tests (websockets and REST)."""
+    async with aiohttp.ClientSession() as client:
+        yield client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

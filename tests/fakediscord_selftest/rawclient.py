@@ -51,8 +51,17 @@ class RawGateway:
     async def send(self, op: int, data: Any) -> None:
         await self.ws.send_str(json.dumps({"op": op, "d": data}))
 
-    async def identify(self, intents: int = 1, token: str = "raw-token") -> dict[str, Any]:
-        await self.send(2, {"token": token, "intents": intents, "properties": {"os": "linux"}})
+    async def identify(
+        self, intents: int = 1, token: str = "raw-token", shard: Any = None
+    ) -> dict[str, Any]:
+        """READY, or the close (`{"closed": ..., "code": ...}`) that refused the IDENTIFY.
+
+        `shard` is sent as the IDENTIFY's `shard` field when given (anything, to test refusals).
+        """
+        data: dict[str, Any] = {"token": token, "intents": intents, "properties": {"os": "linux"}}
+        if shard is not None:
+            data["shard"] = shard
+        await self.send(2, data)
         return await self.until("READY")
 
 
@@ -73,3 +82,11 @@ def api(fake: FakeDiscord, path: str) -> str:
 
 
 BOT_AUTH = {"Authorization": "Bot raw-token"}
+PING = {"name": "ping", "description": "Ping", "type": 1}
+
+
+async def register_ping(session: aiohttp.ClientSession, fake: FakeDiscord) -> None:
+    """Sync /ping globally, so tests can send interactions."""
+    url = api(fake, f"/applications/{fake.application_id}/commands")
+    async with session.put(url, json=[PING], headers=BOT_AUTH) as response:
+        assert response.status == 200

@@ -11,9 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fakediscord import FakeDiscord
-from tests.fakediscord_selftest.rawclient import BOT_AUTH, RawGateway, api, connect
-
-COMMAND = {"name": "ping", "description": "Ping", "type": 1}
+from tests.fakediscord_selftest.rawclient import BOT_AUTH, RawGateway, api, connect, register_ping
 
 
 @pytest_asyncio.fixture
@@ -23,19 +21,11 @@ async def fake(spec_path: Path) -> AsyncIterator[FakeDiscord]:
         yield server
 
 
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
 async def _online(fake: FakeDiscord, session: aiohttp.ClientSession) -> RawGateway:
     """Connected, identified, with /ping registered globally."""
     gateway = await connect(session, fake)
     await gateway.identify()
-    url = api(fake, f"/applications/{fake.application_id}/commands")
-    async with session.put(url, json=[COMMAND], headers=BOT_AUTH) as response:
-        assert response.status == 200
+    await register_ping(session, fake)
     return gateway
 
 

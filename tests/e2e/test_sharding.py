@@ -1,0 +1,167 @@
+"""Shards end to end: the real bot as several processes, or as one, on a sharded fake Discord.
+
+Each test starts its own fake (guilds placed on chosen shards) and its own bot processes,
+so this module does not use the shared `bot` fixture. Two processes share one SQLite file
+(WAL mode lets several processes use it). They log at DEBUG, where discord.py prints every
+gateway event with its shard, so a test can see which process received an interaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from tests.e2e.realbot import start_real_bot
+from tests.fakediscord import (
+    BotProcess,
+    FakeDiscord,
+    Guild,
+    InteractionResult,
+    bot_environment,
+    free_port,
+)
+from tests.fakediscord.sharding import Shard
+
+
+@asynccontextmanager
+async def running(
+    fake: FakeDiscord, workdir: Path, processes: Mapping[str, Mapping[str, str]]
+) -> AsyncIterator[dict[str, BotProcess]]:
+    """Bot processes started side by side (settings by name); each must stop cleanly."""
+    started = await asyncio.gather(
+        *(start_real_bot(fake, workdir, env, name=name) for name, env in processes.items()),
+        return_exceptions=True,
+    )
+    bots = {name: bot for name, bot in zip(processes, started, strict=True) if not _failed(bot)}
+    try:
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        yield bots
+    finally:
+        codes = {name: await bot.stop() for name, bot in bots.items()}
+    assert codes == dict.fromkeys(processes, 0), {n: bots[n].tail() for n in bots}
+
+
+def _failed(outcome: BotProcess | BaseException) -> bool:
+    return isinstance(outcome, BaseException)
+
+
+def fields(result_embed_fields: Sequence[object]) -> dict[str, str]:
+    return {str(getattr(f, "name", "")): str(getattr(f, "value", "")) for f in result_embed_fields}
+
+
+async def about(fake: FakeDiscord, guild: Guild | None) -> tuple[InteractionResult, dict[str, str]]:
+    """Run /about in `guild` (None: in the bot's DMs); the result and the reply's fields."""
+    if guild is None:
+        result = await fake.invoke("about", user=fake.create_user("dm-user"))
+    else:
+        result = await fake.invoke("about", member=fake.create_member(guild, "member"))
+    reply = await result.final()
+    return result, fields(reply.embed.fields)
+
+
+def saw(bot: BotProcess, result: InteractionResult, shard: int) -> bool:
+    """Whether `bot` received this interaction on `shard` (discord.py's DEBUG event log)."""
+    marker = f"For Shard ID {shard}: WebSocket Event:"
+    return any(marker in line and str(result.id) in line for line in bot.lines)
+
+
+def received_anywhere(bot: BotProcess, result: InteractionResult) -> bool:
+    return any("WebSocket Event:" in line and str(result.id) in line for line in bot.lines)
+
+
+def session_shards(fake: FakeDiscord) -> list[tuple[int, int]]:
+    return sorted((s.shard.id, s.shard.count) for s in fake.gateway.sessions.values())
+
+
+async def test_two_processes_split_four_shards_and_each_answers_its_own_servers(
+    discord_spec: Path, tmp_path: Path
+) -> None:
+    owners = {0: "low", 1: "low", 2: "high", 3: "high"}
+    # max_concurrency 4 (Discord grants more than 1 to larger bots): all four shards may
+    # identify at once, which keeps this test to a few seconds.
+    async with FakeDiscord.serve(spec_path=discord_spec, max_concurrency=4) as fake:
+        guilds = {
+            shard: [await fake.create_guild(f"S{shard}-{n}", shard=(shard, 4)) for n in range(2)]
+            for shard in range(4)
+        }
+        processes = {
+            "low": {"SHARD_COUNT": "4", "SHARD_IDS": "0-1", "LOG_LEVEL": "DEBUG"},
+            "high": {"SHARD_COUNT": "4", "SHARD_IDS": "2-3", "LOG_LEVEL": "DEBUG"},
+        }
+        async with running(fake, tmp_path, processes) as bots:
+            assert session_shards(fake) == [(0, 4), (1, 4), (2, 4), (3, 4)]
+            await bots["low"].wait_for_line(r"this process runs shards 0-1 of 4 \(count from SHARD")
+            await bots["high"].wait_for_line(r"this process runs shards 2-3 of 4")
+            for shard in range(4):
+                await bots[owners[shard]].wait_for_line(rf"shard {shard} of 4 ready in 2 servers")
+            guilds[3].append(await fake.create_guild("Joined later", shard=(3, 4)))
+
+            for shard, its_guilds in guilds.items():
+                owner = bots[owners[shard]]
+                other = bots["high" if owners[shard] == "low" else "low"]
+                for guild in its_guilds:
+                    result, shown = await about(fake, guild)
+                    assert result.delivered_to == (Shard(shard, 4),)
+                    assert shown["Shard"] == f"{shard} of 4 (this server)"
+                    expected = "0-1" if owners[shard] == "low" else "2-3"
+                    assert shown["This process runs"] == f"2 shards: {expected}"
+                    assert saw(owner, result, shard)
+                    assert not received_anywhere(other, result)
+
+            result, shown = await about(fake, None)
+            assert result.delivered_to == (Shard(0, 4),)
+            assert shown["Shard"] == "0 of 4 (direct messages)"
+            assert shown["This process runs"] == "2 shards: 0-1"
+            assert saw(bots["low"], result, 0)
+            assert not received_anywhere(bots["high"], result)
+        fake.assert_honest()
+
+
+async def test_without_shard_count_one_process_runs_the_shards_discord_recommends(
+    discord_spec: Path, tmp_path: Path
+) -> None:
+    async with FakeDiscord.serve(spec_path=discord_spec, max_concurrency=2) as fake:
+        fake.add_guilds_quietly(1000)
+        marked = [
+            await fake.create_guild(f"On shard {shard}", shard=(shard, 2)) for shard in (0, 1)
+        ]
+        async with running(fake, tmp_path, {"solo": {}}) as bots:
+            assert session_shards(fake) == [(0, 2), (1, 2)]
+            await bots["solo"].wait_for_line(
+                r"this process runs shards 0-1 of 2 \(count from Discord's recommendation"
+            )
+            await bots["solo"].wait_for_line(r"ready as .* in 1002 servers on shards 0-1 of 2")
+            for shard, guild in enumerate(marked):
+                result, shown = await about(fake, guild)
+                assert result.delivered_to == (Shard(shard, 2),)
+                assert shown["Shard"] == f"{shard} of 2 (this server)"
+                assert shown["This process runs"] == "2 shards: 0-1"
+        fake.assert_honest()
+
+
+async def test_a_shard_over_2500_servers_stops_the_bot_with_advice(
+    discord_spec: Path, tmp_path: Path
+) -> None:
+    """Discord closes such a shard with 4011; the operator learns what to change."""
+    async with FakeDiscord.serve(spec_path=discord_spec) as fake:
+        fake.add_guilds_quietly(2501)
+        env = bot_environment(
+            fake.base_url,
+            database_path=tmp_path / "bot.db",
+            web_port=free_port(),
+            extra={"SHARD_COUNT": "1"},
+        )
+        bot = await BotProcess.start(["-m", "bot"], env, cwd=tmp_path)
+        try:
+            code = await asyncio.wait_for(bot.process.wait(), 30)
+        finally:
+            await bot.stop()
+        assert code == 2, bot.tail()
+        assert "Traceback" not in bot.output
+        assert "Discord closed shard 0: it would carry more than 2,500 servers" in bot.output
+        assert "Raise SHARD_COUNT" in bot.output
+        assert not fake.gateway.sessions
