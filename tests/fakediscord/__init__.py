@@ -20,7 +20,16 @@ OpenAPI description; `assert_honest()` fails with each request Discord would hav
 """
 
 from tests.fakediscord.commands import SyncedCommand
-from tests.fakediscord.entities import Attachment, Channel, Guild, Member, Permission, Role, User
+from tests.fakediscord.entities import (
+    Attachment,
+    Channel,
+    Guild,
+    Member,
+    Overwrite,
+    Permission,
+    Role,
+    User,
+)
 from tests.fakediscord.gateway import Identity
 from tests.fakediscord.interactions import (
     Ack,
@@ -56,6 +65,7 @@ __all__ = [
     "Message",
     "Modal",
     "ModalField",
+    "Overwrite",
     "Permission",
     "Rejection",
     "RestCall",
