@@ -12,7 +12,9 @@ from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
+from bot.services.avatar_pictures import AvatarPictures
 from bot.services.avatars import AvatarService
+from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.sessions import SessionService
@@ -30,6 +32,7 @@ from bot.storage import (
     UsageRepository,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.pictures import PictureRepository
 from bot.storage.quotas import QuotaRepository
 
 
@@ -45,6 +48,7 @@ class Services:
     quotas: QuotaService
     alerts: BudgetAlerts
     usage: UsageReports
+    pictures: AvatarPictures
 
 
 async def build_services(
@@ -66,13 +70,17 @@ async def build_services(
     documents = DocumentRepository(database)
     voices = VoiceCatalog(runway.rules, state)
     await voices.load()
+    fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
+    pictures = AvatarPictures(PictureRepository(database), fetcher)
+    audit = AuditRepository(database)
     avatar_service = AvatarService(
         avatars=avatars,
         documents=documents,
-        audit=AuditRepository(database),
+        audit=audit,
         permissions=permissions,
         runway=runway,
         voices=voices,
+        pictures=pictures,
         fetcher=fetcher,
         poll_interval=avatar_poll_interval,
     )
@@ -116,4 +124,5 @@ async def build_services(
             quotas=quotas,
             runway=runway,
         ),
+        pictures=pictures,
     )

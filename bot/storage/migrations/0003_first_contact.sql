@@ -1,0 +1,17 @@
+-- Schema 3: what a server sees first: a small copy of each avatar's picture for join pages
+-- and review posts.
+
+-- An avatar's picture, re-encoded by the bot (a square JPEG a few dozen KB): the image the
+-- member supplied at first, replaced by Runway's processed image once the bot could fetch it.
+-- `source_uri` is the processed image's address it was fetched from (NULL for the supplied
+-- image), so a newer processed image is noticed.
+CREATE TABLE avatar_pictures (
+    avatar_id    INTEGER NOT NULL PRIMARY KEY REFERENCES avatars (id) ON DELETE CASCADE,
+    guild_id     INTEGER NOT NULL,
+    source       TEXT    NOT NULL CHECK (source IN ('supplied', 'processed')),
+    source_uri   TEXT,
+    content_type TEXT    NOT NULL CHECK (content_type IN ('image/jpeg')),
+    data         BLOB    NOT NULL CHECK (length(data) BETWEEN 1 AND 262144),
+    updated_at   INTEGER NOT NULL,
+    CHECK ((source = 'processed') = (source_uri IS NOT NULL))
+) STRICT;
