@@ -8,12 +8,14 @@ from discord.ext import commands
 
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
+from cogs.command_index import for_everyone
 
 
 class About(commands.Cog):
     def __init__(self, bot: RunwayCharactersBot) -> None:
         self.bot = bot
 
+    @for_everyone
     @app_commands.command(name="about")
     async def about(self, interaction: discord.Interaction[RunwayCharactersBot]) -> None:
         """Show the bot's version, which Runway API it speaks, and how long it has run."""

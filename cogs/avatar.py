@@ -24,6 +24,7 @@ from bot.services.knowledge import BUDGET
 from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.tree import report_error
+from cogs.command_index import for_admins, for_everyone, for_managers
 from cogs.shared import (
     NO_MENTIONS,
     AvatarOption,
@@ -60,6 +61,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Creating
 
+    @for_managers
     @app_commands.command(name="create")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -200,6 +202,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Reading
 
+    @for_everyone
     @app_commands.command(name="list")
     @app_commands.guild_only()
     async def list_(self, interaction: Interaction) -> None:
@@ -230,6 +233,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    @for_everyone
     @app_commands.command(name="show")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar")
@@ -265,6 +269,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Changing
 
+    @for_managers
     @app_commands.command(name="edit")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar", voice="A new voice (optional)")
@@ -348,6 +353,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
     ) -> list[app_commands.Choice[str]]:
         return _voice_choices(self.bot, current)
 
+    @for_managers
     @app_commands.command(name="delete")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar to delete")
@@ -380,6 +386,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Administration
 
+    @for_admins
     @app_commands.command(name="permissions")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -428,6 +435,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    @for_managers
     @app_commands.command(name="history")
     @app_commands.guild_only()
     async def history(self, interaction: Interaction) -> None:

@@ -23,6 +23,7 @@ from bot.services.quotas import Allowance, Headroom, QuotaSettings
 from bot.storage import Session, SessionState
 from bot.storage.quotas import QuotaName
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
+from cogs.command_index import for_admins, for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 from cogs.views import Confirm
 
@@ -49,6 +50,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         super().__init__()
         bot.services.tracker.on_settled(self.post_alerts)
 
+    @for_everyone
     @app_commands.command(name="show")
     @app_commands.guild_only()
     @app_commands.describe(member="Whose allowance to show (admins only; default: yours)")
@@ -67,6 +69,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
             embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    @for_admins
     @app_commands.command(name="set")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -139,6 +142,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         hints = [typed, *AMOUNT_HINTS] if typed else list(AMOUNT_HINTS)
         return [app_commands.Choice(name=hint, value=hint) for hint in dict.fromkeys(hints)][:25]
 
+    @for_admins
     @app_commands.command(name="reset")
     @app_commands.guild_only()
     @app_commands.describe(

@@ -16,6 +16,7 @@ from bot.services.quotas import Headroom
 from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_label
 from bot.storage import EndReason, Session, SessionState
 from bot.ui.embeds import WARNING
+from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         super().__init__()
         bot.services.tracker.on_settled(self.send_summary)
 
+    @for_everyone
     @app_commands.command(name="start")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -104,6 +106,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
                 choices.append(app_commands.Choice(name=label, value=PRESET_PREFIX + preset))
         return choices[:25]
 
+    @for_everyone
     @app_commands.command(name="end")
     @app_commands.guild_only()
     async def end(self, interaction: Interaction) -> None:
@@ -119,6 +122,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @for_everyone
     @app_commands.command(name="status")
     @app_commands.guild_only()
     async def status(self, interaction: Interaction) -> None:
