@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.command_sync import StateStore, sync_if_changed
+from bot.discord_permissions import invite_url
 from bot.runway.client import RunwayClient
 from bot.services.container import Services
 from bot.settings import Settings
@@ -79,9 +80,17 @@ class RunwayCharactersBot(commands.Bot):
             application_id=self.application_id,
             dev_guild_id=self.settings.dev_guild_id,
         )
+        log.info("invite link (adds the bot to a server): %s", self.invite_url)
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
+
+    @property
+    def invite_url(self) -> str:
+        """The link that adds this bot to a server, asking for exactly what it uses."""
+        if self.application_id is None:
+            raise RuntimeError("the invite link is known once the bot has logged in")
+        return invite_url(self.application_id)
 
     @property
     def uptime_seconds(self) -> float:

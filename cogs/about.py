@@ -1,4 +1,7 @@
-"""/about: what this bot is and how it is set up, proving the whole path end to end."""
+"""/about: what this bot is and how it is set up, proving the whole path end to end.
+
+Admins also get the invite link, to add the bot to another server.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_permissions import invite_permissions, label
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
 from cogs.command_index import for_everyone
@@ -31,6 +35,14 @@ class About(commands.Cog):
             value="Sandbox (emulated, free)" if settings.runway_sandbox else "Live",
         )
         embed.add_field(name="Uptime", value=duration_text(self.bot.uptime_seconds))
+        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+            needs = ", ".join(label(name) for name, wanted in invite_permissions() if wanted)
+            embed.add_field(
+                name="Invite link (admins)",
+                value=f"[Add the bot to a server]({self.bot.invite_url})\n"
+                f"It asks for {needs}, and for slash commands.\n`{self.bot.invite_url}`",
+                inline=False,
+            )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
