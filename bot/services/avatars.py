@@ -364,8 +364,16 @@ class AvatarService:
         assert updated is not None, "read in this guild just now"
         return updated
 
-    async def set_review_message(self, guild_id: int, avatar_id: int, message_id: int) -> None:
+    async def set_review_message(
+        self, guild_id: int, avatar_id: int, message_id: int | None
+    ) -> None:
+        """Remember the avatar's review post; None when posting it failed, so that choosing
+        a review channel again posts it (`unposted_reviews`)."""
         await self._avatars.update(guild_id, avatar_id, review_message_id=message_id)
+
+    async def unposted_reviews(self, guild_id: int) -> list[Avatar]:
+        """Avatars waiting for approval without a review post, which no admin could approve."""
+        return await self._avatars.awaiting_review_post(guild_id)
 
     async def history(self, guild_id: int, actor: Actor, *, limit: int = 15) -> list[AuditEntry]:
         await self._permissions.require_manager(guild_id, actor, doing="Reading avatar history")

@@ -14,6 +14,7 @@ from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
 from bot.services.avatar_pictures import AvatarPictures
 from bot.services.avatars import AvatarService
+from bot.services.channel_posts import ChannelPostProblems
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
 from bot.services.quotas import QuotaService, default_limits
@@ -49,6 +50,7 @@ class Services:
     alerts: BudgetAlerts
     usage: UsageReports
     pictures: AvatarPictures
+    channel_posts: ChannelPostProblems
 
 
 async def build_services(
@@ -125,4 +127,5 @@ async def build_services(
             runway=runway,
         ),
         pictures=pictures,
+        channel_posts=ChannelPostProblems(audit),
     )
