@@ -30,6 +30,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.session",
     "cogs.quota",
     "cogs.usage",
+    "cogs.welcome",
     "cogs.help",
 )
 

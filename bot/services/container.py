@@ -22,6 +22,7 @@ from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
 from bot.services.voices import VoiceCatalog
+from bot.services.welcome import Welcomes
 from bot.storage import (
     AppStateRepository,
     AuditRepository,
@@ -35,6 +36,7 @@ from bot.storage import (
 from bot.storage.books import BooksRepository
 from bot.storage.pictures import PictureRepository
 from bot.storage.quotas import QuotaRepository
+from bot.storage.welcomes import WelcomeRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Services:
     alerts: BudgetAlerts
     usage: UsageReports
     pictures: AvatarPictures
+    welcomes: Welcomes
     channel_posts: ChannelPostProblems
 
 
@@ -127,5 +130,6 @@ async def build_services(
             runway=runway,
         ),
         pictures=pictures,
+        welcomes=Welcomes(WelcomeRepository(database)),
         channel_posts=ChannelPostProblems(audit),
     )

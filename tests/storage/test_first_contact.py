@@ -1,13 +1,22 @@
-"""Avatars' pictures kept per avatar, within their server (schema 3)."""
+"""The welcome claimed once per server, and avatars' pictures kept per avatar (schema 3)."""
 
 from __future__ import annotations
 
 from bot.storage import AvatarRepository, Database
 from bot.storage.pictures import PictureRepository, PictureSource
+from bot.storage.welcomes import WelcomeRepository
 from tests.storage.conftest import FakeClock
 from tests.storage.helpers import new_avatar
 
 JPEG = b"\xff\xd8\xff\xe0 stand-in"
+
+
+async def test_a_welcome_is_claimed_once_per_server_ever(db: Database, clock: FakeClock) -> None:
+    welcomes = WelcomeRepository(db, clock)
+    assert await welcomes.claim(guild_id=1, channel_id=10)
+    clock.now += 86_400 * 365
+    assert not await welcomes.claim(guild_id=1, channel_id=11)  # invited again, a year on
+    assert await welcomes.claim(guild_id=2, channel_id=20)
 
 
 async def test_a_picture_is_kept_replaced_and_read_within_its_server(

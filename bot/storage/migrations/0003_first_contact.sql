@@ -1,5 +1,13 @@
--- Schema 3: what a server sees first: a small copy of each avatar's picture for join pages
--- and review posts.
+-- Schema 3: what a server sees first. The welcome the bot posts once when it joins a server,
+-- and a small copy of each avatar's picture for join pages and review posts.
+
+-- A server the bot has welcomed: at most one welcome per server, ever, even after the bot
+-- is removed and invited again (the row is claimed before the message is posted).
+CREATE TABLE guild_welcomes (
+    guild_id   INTEGER NOT NULL PRIMARY KEY,
+    channel_id INTEGER NOT NULL,
+    claimed_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 
 -- An avatar's picture, re-encoded by the bot (a square JPEG a few dozen KB): the image the
 -- member supplied at first, replaced by Runway's processed image once the bot could fetch it.
