@@ -22,7 +22,7 @@ import pytest
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import create_avatar
 from tests.e2e.conftest import runway_settings
-from tests.e2e.test_quota_commands import LINK, PAGE_HEADERS, runway_id_of
+from tests.e2e.session_steps import HESITATE_SECONDS, PAGE_HEADERS, only_row, start_session
 from tests.fakediscord import (
     BotProcess,
     Channel,
@@ -151,15 +151,12 @@ async def test_a_budget_alert_the_bot_can_no_longer_post_is_in_the_audit_log(
     await fake_discord.set_channel_permissions(
         channel, fake_discord.bot_role(guild), deny=int(Permission.SEND_MESSAGES)
     )
-    await run(fake_discord, "session start", member, avatar="preset:cat-character")
-    dm = await fake_discord.wait_for_dm(member)
-    found = LINK.search(dm.embed.description or "")
-    assert found is not None, dm.text
+    started = await start_session(fake_discord, member)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bot_web_port}") as page:
-        await asyncio.sleep(0.3)  # the sandbox makes sessions ready after 0.2 s
-        joined = await page.post(f"/join/{found['code']}/credentials", headers=PAGE_HEADERS)
+        await asyncio.sleep(HESITATE_SECONDS)
+        joined = await page.post(f"/join/{started.code}/credentials", headers=PAGE_HEADERS)
         assert joined.status_code == 200, joined.text
-    runway.end_session(runway_id_of(bot_workdir, member), after_seconds=70)
+    runway.end_session(only_row(bot_workdir, member).runway_id, after_seconds=70)
 
     logged = await history(fake_discord, admin, contains="could not post a budget alert")
     assert f"in <#{channel.id}>: I'm missing **Send Messages** there" in logged

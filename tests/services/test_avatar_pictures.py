@@ -104,34 +104,31 @@ def near(actual: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
 # --- the picture the member supplied ---------------------------------------------------
 
 
-async def test_a_new_avatar_has_its_supplied_picture_at_once(world: World) -> None:
-    draft = AvatarDraft(name="Nova", personality="Kind.", voice="clara")
+async def create(world: World, name: str = "Nova", size: int = 512) -> Avatar:
     created = await world.services.avatars.create(
         GUILD,
         ADMIN,
-        draft,
-        ImageUpload(data=png(size=512), url="https://cdn.example.org/n.png"),
+        AvatarDraft(name=name, personality="Kind.", voice="clara"),
+        ImageUpload(data=png(size=size), url="https://cdn.example.org/n.png"),
         progress=lambda _: asyncio.sleep(0),
     )
-    picture = await world.services.avatars.picture(GUILD, created.avatar.id)
+    return created.avatar
+
+
+async def test_a_new_avatar_has_its_supplied_picture_at_once(world: World) -> None:
+    avatar = await create(world)
+    picture = await world.services.avatars.picture(GUILD, avatar.id)
     assert picture is not None
     assert picture.content_type == "image/jpeg"
     image = decoded(picture.data)
     assert image.format == "JPEG"
     assert image.size == (PICTURE_SIDE, PICTURE_SIDE)
-    assert await world.services.avatars.picture(GUILD + 1, created.avatar.id) is None
+    assert await world.services.avatars.picture(GUILD + 1, avatar.id) is None
 
 
 async def test_the_seed_dialect_keeps_the_supplied_picture_too(seed_world: World) -> None:
-    draft = AvatarDraft(name="Seedy", personality="Kind.", voice="clara")
-    created = await seed_world.services.avatars.create(
-        GUILD,
-        ADMIN,
-        draft,
-        ImageUpload(data=png(), url="https://cdn.example.org/s.png"),
-        progress=lambda _: asyncio.sleep(0),
-    )
-    picture = await seed_world.services.avatars.picture(GUILD, created.avatar.id)
+    avatar = await create(seed_world, size=256)
+    picture = await seed_world.services.avatars.picture(GUILD, avatar.id)
     assert picture is not None
     assert decoded(picture.data).size == (256, 256)  # never enlarged
 
@@ -150,16 +147,9 @@ def test_the_encoding_flattens_transparency_and_crops_to_a_square() -> None:
 
 
 async def test_a_join_link_shows_its_avatars_picture_only_while_usable(world: World) -> None:
-    draft = AvatarDraft(name="Nova", personality="Kind.", voice="clara")
-    created = await world.services.avatars.create(
-        GUILD,
-        ADMIN,
-        draft,
-        ImageUpload(data=png(), url="https://cdn.example.org/n.png"),
-        progress=lambda _: asyncio.sleep(0),
-    )
+    avatar = await create(world)
     sessions = world.services.sessions
-    target = await sessions.target(GUILD, str(created.avatar.id))
+    target = await sessions.target(GUILD, str(avatar.id))
     code = (await sessions.start(GUILD, MEMBER, target)).join_url.rsplit("/", 1)[1]
 
     state, view = await sessions.view(code)
