@@ -23,8 +23,10 @@ from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpl
 from bot.services.channel_posts import POST_FAILED
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
+from bot.services.voices import VOICE_ID_MAX
 from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
+from bot.ui.fit import DESCRIPTION, choices, fit_lines
 from bot.ui.tree import report_error
 from cogs.channels import Posted, channel_health, post, require_postable
 from cogs.command_index import for_admins, for_everyone, for_managers
@@ -40,6 +42,11 @@ from cogs.shared import (
 from cogs.views import Confirm, Paginator, TextModal
 
 MODAL_TEXT_MAX = 4000  # Discord's limit for one text input
+FAILURE_REASON_SHOWN = 1000  # of Runway's reason for a failed avatar; the rest is cut
+
+# What a member can type is bounded by what it can be, so Discord stops the rest.
+VoiceId = app_commands.Range[str, 1, VOICE_ID_MAX]
+ImageLinkOption = app_commands.Range[str, 1, catalog.REFERENCE_HTTPS_MAX]
 
 STYLE_HINTS: dict[str, str] = {
     "tutor": "You are a patient tutor. Explain step by step, check understanding with short "
@@ -79,9 +86,9 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         self,
         interaction: Interaction,
         name: app_commands.Range[str, 1, catalog.AVATAR_NAME_MAX],
-        voice: str,
+        voice: VoiceId,
         image: discord.Attachment | None = None,
-        image_url: str | None = None,
+        image_url: ImageLinkOption | None = None,
         style: app_commands.Choice[str] | None = None,
     ) -> None:
         """Create an avatar from an image; a form then asks for its personality."""
@@ -150,14 +157,15 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
     async def _announce(self, interaction: Interaction, created: CreatedAvatar) -> None:
         avatar = created.avatar
         if avatar.status is AvatarStatus.FAILED:
-            embed = self.bot.embeds.make(
+            failed = self.bot.embeds.make(
                 "Runway could not make this avatar",
-                f"Runway's reason: {plain(avatar.failure_reason or 'not given')}\n\n"
+                "Runway's reason: "
+                f"{plain(avatar.failure_reason or 'not given', limit=FAILURE_REASON_SHOWN)}\n\n"
                 "Nothing was kept; try another image (a clear, front-facing portrait works best).",
                 colour=FAILURE,
             )
             await interaction.edit_original_response(
-                content=None, embed=embed, allowed_mentions=NO_MENTIONS
+                content=None, embed=failed, allowed_mentions=NO_MENTIONS
             )
             return
         embed = await self._avatar_embed(avatar)
@@ -293,7 +301,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar", voice="A new voice (optional)")
     async def edit(
-        self, interaction: Interaction, avatar: AvatarOption, voice: str | None = None
+        self, interaction: Interaction, avatar: AvatarOption, voice: VoiceId | None = None
     ) -> None:
         """Edit an avatar's name, personality, opening line or voice."""
         service = self.bot.services.avatars
@@ -494,15 +502,16 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             guild_id_of(interaction), actor_of(interaction)
         )
         embed = self.bot.embeds.make("Avatar history")
-        embed.description = "\n".join(_history_line(entry) for entry in entries) or "Nothing yet."
+        history = [_history_line(entry) for entry in entries]
+        embed.description = fit_lines(history, DESCRIPTION) or "Nothing yet."
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
 
 def _voice_choices(bot: RunwayCharactersBot, current: str) -> list[app_commands.Choice[str]]:
-    choices = bot.services.avatars.voices.search(current)
-    return [app_commands.Choice(name=choice.label, value=choice.preset_id) for choice in choices]
+    found = bot.services.avatars.voices.search(current)
+    return choices((choice.label, choice.preset_id) for choice in found)
 
 
 def _history_line(entry: AuditEntry) -> str:

@@ -8,16 +8,25 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.clip import clip
 from bot.errors import InvalidInput
+from bot.runway import catalog
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.knowledge import BUDGET
 from bot.services.knowledge_text import MAX_FILE_BYTES
 from bot.storage import Avatar, ReviewState
+from bot.ui.fit import choices, page_of
 from cogs.avatar import AvatarCog
 from cogs.command_index import for_everyone, for_managers
 from cogs.shared import NO_MENTIONS, AvatarOption, Interaction, actor_of, guild_id_of, plain
+from cogs.views import Paginator
 
 log = logging.getLogger(__name__)
+
+DocumentName = app_commands.Range[str, 1, catalog.DOCUMENT_NAME_MAX]
+# Ten documents of the longest names and their lines stay far below Discord's 6,000
+# characters per message; more go on further pages.
+DOCUMENTS_PER_PAGE = 10
 
 
 class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
@@ -57,7 +66,7 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
         interaction: Interaction,
         avatar: AvatarOption,
         file: discord.Attachment,
-        name: app_commands.Range[str, 1, 255] | None = None,
+        name: DocumentName | None = None,
     ) -> None:
         """Upload a text file as knowledge for an avatar."""
         guild_id, actor = guild_id_of(interaction), actor_of(interaction)
@@ -103,29 +112,44 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
     @app_commands.describe(avatar="Whose knowledge to list")
     async def list_(self, interaction: Interaction, avatar: AvatarOption) -> None:
         """List an avatar's knowledge documents and its token budget."""
-        summary = await self.bot.services.knowledge.summary(guild_id_of(interaction), avatar)
-        embed = self.bot.embeds.make(
-            f"Knowledge of {plain(avatar.name)}",
-            f"{summary.used:,} of {BUDGET:,} tokens used; {summary.remaining:,} left.",
-        )
-        for document in summary.documents[:25]:
-            embed.add_field(
-                name=plain(document.name, limit=250),
-                value=f"{document.tokens:,} tokens · added by <@{document.added_by}> "
-                f"<t:{document.created_at}:R>",
-                inline=False,
+        guild_id = guild_id_of(interaction)
+
+        async def render(page: int) -> tuple[discord.Embed, int]:
+            summary = await self.bot.services.knowledge.summary(guild_id, avatar)
+            documents, page, pages = page_of(summary.documents, page, DOCUMENTS_PER_PAGE)
+            embed = self.bot.embeds.make(
+                f"Knowledge of {plain(avatar.name)}",
+                f"{summary.used:,} of {BUDGET:,} tokens used; {summary.remaining:,} left.",
+                footer=(
+                    f"Page {page + 1} of {pages} · {len(summary.documents)} documents"
+                    if pages > 1
+                    else None
+                ),
             )
-        if not summary.documents:
-            embed.add_field(name="No documents yet", value="Add one with `/knowledge add`.")
+            for document in documents:
+                embed.add_field(
+                    name=plain(document.name),
+                    value=f"{document.tokens:,} tokens · added by <@{document.added_by}> "
+                    f"<t:{document.created_at}:R>",
+                    inline=False,
+                )
+            if not documents:
+                embed.add_field(name="No documents yet", value="Add one with `/knowledge add`.")
+            return embed, pages
+
+        embed, pages = await render(0)
+        view = Paginator(interaction, render, pages=pages) if pages > 1 else discord.utils.MISSING
         await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+            embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @for_managers
     @app_commands.command(name="remove")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Whose knowledge", document="Which document to remove")
-    async def remove(self, interaction: Interaction, avatar: AvatarOption, document: str) -> None:
+    async def remove(
+        self, interaction: Interaction, avatar: AvatarOption, document: DocumentName
+    ) -> None:
         """Remove a knowledge document from an avatar (and from Runway)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.bot.services.knowledge.remove(
@@ -152,10 +176,13 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
             )
         except Exception:  # autocomplete must never raise
             return []
-        return [
-            app_commands.Choice(name=f"{doc.name} ({doc.tokens:,} tokens)"[:100], value=str(doc.id))
-            for doc in documents
-        ]
+        return choices((_document_label(doc.name, doc.tokens), str(doc.id)) for doc in documents)
+
+
+def _document_label(name: str, tokens: int) -> str:
+    """The document's name, cut so that its size still shows: "Rules… (120 tokens)"."""
+    size = f" ({tokens:,} tokens)"
+    return clip(name, 100 - len(size)) + size
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

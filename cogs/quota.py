@@ -22,6 +22,7 @@ from bot.services.quotas import Allowance, Headroom, QuotaSettings
 from bot.storage import Session, SessionState
 from bot.storage.quotas import QuotaName
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
+from bot.ui.fit import FIELD_VALUE, choices, fit_lines
 from cogs.channels import channel_health, post, require_postable
 from cogs.command_index import for_admins, for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
@@ -65,7 +66,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
             settings = await quotas.settings(guild_id)
             embeds.append(self._settings_embed(settings, "Server limits", interaction.guild))
         await interaction.response.send_message(
-            embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            embeds=self.bot.embeds.together(*embeds), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @for_admins
@@ -127,7 +128,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            return [app_commands.Choice(name=name, value=name) for name in zone_names(current)]
+            return choices((name, name) for name in zone_names(current))
         except Exception:  # autocomplete must never raise
             return []
 
@@ -137,7 +138,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip()
         hints = [typed, *AMOUNT_HINTS] if typed else list(AMOUNT_HINTS)
-        return [app_commands.Choice(name=hint, value=hint) for hint in dict.fromkeys(hints)][:25]
+        return choices((hint, hint) for hint in dict.fromkeys(hints))
 
     @for_admins
     @app_commands.command(name="reset")
@@ -274,7 +275,9 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
             for role, seconds in sorted(settings.role_tiers.items())
         ]
         if tiers:
-            embed.add_field(name="Call time by role", value="\n".join(tiers)[:1024], inline=False)
+            embed.add_field(
+                name="Call time by role", value=fit_lines(tiers, FIELD_VALUE), inline=False
+            )
         embed.add_field(name="Timezone", value=settings.timezone.key)
         channel = settings.alert_channel_id
         embed.add_field(name="Alerts", value=channel_health(guild, channel) if channel else "off")

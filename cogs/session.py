@@ -16,6 +16,7 @@ from bot.services.quotas import Headroom
 from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_label
 from bot.storage import EndReason, Session, SessionState
 from bot.ui.embeds import WARNING
+from bot.ui.fit import choices
 from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
@@ -53,7 +54,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
     async def start(
         self,
         interaction: Interaction,
-        avatar: str,
+        avatar: app_commands.Range[str, 1, catalog.AVATAR_NAME_MAX],
         minutes: app_commands.Range[int, 1, 30] | None = None,
     ) -> None:
         """Start a live call; the bot sends you a one-time join link."""
@@ -90,7 +91,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """This server's ready avatars first, then Runway's presets; never raises."""
-        choices: list[app_commands.Choice[str]] = []
+        offered: list[tuple[str, str]] = []
         if interaction.guild_id is not None:
             try:
                 avatars = await self.bot.services.avatars.search(
@@ -98,13 +99,13 @@ class SessionCog(commands.GroupCog, group_name="session"):
                 )
             except Exception:  # autocomplete must never raise
                 avatars = []
-            choices = [app_commands.Choice(name=a.name[:100], value=str(a.id)) for a in avatars]
+            offered = [(a.name, str(a.id)) for a in avatars]
         needle = current.strip().casefold()
         for preset in catalog.AVATAR_PRESETS:
             label = preset_label(preset)
             if needle in label.casefold() or needle in preset:
-                choices.append(app_commands.Choice(name=label, value=PRESET_PREFIX + preset))
-        return choices[:25]
+                offered.append((label, PRESET_PREFIX + preset))
+        return choices(offered)
 
     @for_everyone
     @app_commands.command(name="end")

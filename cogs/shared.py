@@ -1,4 +1,8 @@
-"""Pieces every cog uses: who the member is, avatar options, and safe echoing of user text."""
+"""Pieces every cog uses: who the member is, avatar options, and safe echoing of user text.
+
+`plain` (escaping and cutting what a member or Runway wrote) lives with Discord's other
+limits in `bot.ui.fit`; it is re-exported here because every cog needs it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,22 @@ import discord
 from discord import app_commands
 
 from bot.errors import NotAllowed
+from bot.runway import catalog
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.actors import Actor
 from bot.storage import Avatar, AvatarStatus, ReviewState
+from bot.ui.fit import choices, plain
+
+__all__ = [
+    "NO_MENTIONS",
+    "AvatarOption",
+    "AvatarTransformer",
+    "Interaction",
+    "actor_of",
+    "guild_id_of",
+    "plain",
+    "status_label",
+]
 
 Interaction = discord.Interaction[RunwayCharactersBot]
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -36,14 +53,6 @@ def actor_of(interaction: Interaction) -> Actor:
     return Actor(user_id=user.id)
 
 
-def plain(text: str, *, limit: int | None = None) -> str:
-    """User text as it should read in an embed: markdown escaped, cut with an ellipsis."""
-    escaped = discord.utils.escape_markdown(discord.utils.escape_mentions(text))
-    if limit is not None and len(escaped) > limit:
-        return escaped[: limit - 1] + "…"
-    return escaped
-
-
 def status_label(avatar: Avatar) -> str:
     if avatar.status is AvatarStatus.PROCESSING:
         return "⏳ processing"
@@ -63,6 +72,15 @@ class AvatarTransformer(app_commands.Transformer):
     def __init__(self, *, usable_only: bool = False) -> None:
         self.usable_only = usable_only
 
+    @property
+    def min_value(self) -> int:
+        return 1
+
+    @property
+    def max_value(self) -> int:
+        """An avatar's id or its name: Discord stops anything longer than a name."""
+        return catalog.AVATAR_NAME_MAX
+
     async def transform(self, interaction: Interaction, value: str) -> Avatar:  # type: ignore[override]
         return await interaction.client.services.avatars.resolve(guild_id_of(interaction), value)
 
@@ -77,12 +95,9 @@ class AvatarTransformer(app_commands.Transformer):
             )
         except Exception:  # autocomplete must never raise: Discord shows "loading failed"
             return []
-        return [
-            app_commands.Choice(
-                name=f"{avatar.name} · {status_label(avatar)}"[:100], value=str(avatar.id)
-            )
-            for avatar in avatars
-        ]
+        return choices(
+            (f"{avatar.name} · {status_label(avatar)}", str(avatar.id)) for avatar in avatars
+        )
 
 
 AvatarOption = app_commands.Transform[Avatar, AvatarTransformer]

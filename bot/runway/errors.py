@@ -7,6 +7,12 @@ happened and what to do, never the API key, never a raw response body.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+from bot.clip import clip
+
+ISSUES_SHOWN: Final = 5  # of a 400's field issues; the rest are counted ("and 8 more")
+_PATH_SHOWN: Final = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +49,18 @@ class BadRequestError(RunwayError):
         self.issues = issues
 
     def describe(self) -> str:
-        """The message followed by each field issue, for an ephemeral reply."""
+        """The message followed by the first few field issues, for an ephemeral reply.
+
+        Runway may list many issues, each up to a few hundred characters; a reply must
+        stay readable (and within Discord's limits), so the rest are only counted.
+        """
         lines = [self.user_message]
-        lines.extend(f"- {issue.path or 'request'}: {issue.message}" for issue in self.issues)
+        lines.extend(
+            f"- {clip(issue.path, _PATH_SHOWN) or 'request'}: {issue.message}"
+            for issue in self.issues[:ISSUES_SHOWN]
+        )
+        if len(self.issues) > ISSUES_SHOWN:
+            lines.append(f"… and {len(self.issues) - ISSUES_SHOWN} more")
         return "\n".join(lines)
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from bot.clip import clip
 from bot.errors import InvalidInput
 from bot.runway.dialects import DialectRules
 from bot.runway.models import Voice
 from bot.storage import AppStateRepository
 
 _KEY: Final = "voice_description:"
-_MAX_SEED_VOICE: Final = 64
+VOICE_ID_MAX: Final = 64  # the longest voice id the bot takes (the seed description sets none)
+_ECHO: Final = 40  # of an unknown voice, quoted back in the refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +52,15 @@ class VoiceCatalog:
         value = preset_id.strip().lower()
         presets = self._rules.avatar_voice_presets
         if presets is None:
-            if not value or len(value) > _MAX_SEED_VOICE:
-                raise InvalidInput("Give the voice preset's id (at most 64 characters).")
+            if not value or len(value) > VOICE_ID_MAX:
+                raise InvalidInput(
+                    f"Give the voice preset's id (at most {VOICE_ID_MAX} characters)."
+                )
             return value
         if value not in presets:
             raise InvalidInput(
-                f"There is no voice called {preset_id!r}. Pick one from the list Discord shows "
-                f"as you type (e.g. {', '.join(presets[:4])})."
+                f"There is no voice called {clip(preset_id, _ECHO)!r}. Pick one from the list "
+                f"Discord shows as you type (e.g. {', '.join(presets[:4])})."
             )
         return value
 
@@ -65,7 +69,9 @@ class VoiceCatalog:
         presets = self._rules.avatar_voice_presets
         needle = text.strip().lower()
         if presets is None:
-            return [VoiceChoice(needle, f"{needle} (custom preset id)")] if needle else []
+            if not needle or len(needle) > VOICE_ID_MAX:
+                return []  # nothing to offer: validate() would refuse it
+            return [VoiceChoice(needle, f"{clip(needle, _ECHO)} (custom preset id)")]
         matches = sorted(
             (preset for preset in presets if needle in preset),
             key=lambda preset: (not preset.startswith(needle), preset),
@@ -76,4 +82,4 @@ class VoiceCatalog:
         description = self._descriptions.get(preset_id)
         name = preset_id.title()
         text = f"{name} — {description}" if description else f"{name} (Runway preset voice)"
-        return text[:100]
+        return clip(text, 100)

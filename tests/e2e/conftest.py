@@ -24,6 +24,7 @@ import pytest_asyncio
 from pytest_asyncio import is_async_test
 
 from bot.runway.sandbox import Sandbox
+from tests.e2e.avatar_steps import avatar_id, create_avatar
 from tests.e2e.realbot import start_real_bot
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, free_port
 from tests.fakediscord.reference import DISCORD_OPENAPI_FILE
@@ -138,6 +139,13 @@ def member(fake_discord: FakeDiscord, guild: Guild) -> Member:
 def admin(fake_discord: FakeDiscord, guild: Guild) -> Member:
     """A member with Manage Server."""
     return fake_discord.create_member(guild, "admin", manage_guild=True)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def mia(fake_discord: FakeDiscord, bot: BotProcess, admin: Member) -> str:
+    """An avatar called Mia in the test's server; its option value."""
+    await create_avatar(fake_discord, admin, "Mia")
+    return await avatar_id(fake_discord, admin, "Mia")
 
 
 @pytest.fixture(autouse=True)

@@ -77,6 +77,23 @@ async def test_voice_autocomplete_takes_any_preset_id(
     ]
 
 
+async def test_voice_autocomplete_never_echoes_more_than_discord_takes(
+    fake_discord: FakeDiscord, bot: BotProcess, admin: Member
+) -> None:
+    """Typing a long id once came back as a choice of 139 and 120 characters (Discord takes
+    100 for each): now the label is cut, and what no voice id can be is not offered."""
+
+    async def offered(typed: str) -> list[tuple[str, str | int | float]]:
+        choices = await fake_discord.autocomplete(
+            "avatar create", "voice", typed, member=admin, options={"name": "Mia"}
+        )
+        return [(choice.name, choice.value) for choice in choices]
+
+    longest = "v" * 64
+    assert await offered(longest) == [("v" * 39 + "… (custom preset id)", longest)]
+    assert await offered("v" * 120) == []
+
+
 async def test_the_image_is_still_checked_by_its_bytes(
     fake_discord: FakeDiscord, bot: BotProcess, admin: Member, runway: Sandbox, database: Path
 ) -> None:

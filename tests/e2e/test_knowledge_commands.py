@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bot.runway.sandbox import Sandbox
 from bot.services.knowledge_text import estimate_tokens
 from tests.e2e.avatar_steps import (
     at_runway,
-    avatar_id,
-    create_avatar,
     document_rows,
     refusal,
     rows,
@@ -30,7 +27,7 @@ from tests.e2e.avatar_steps import (
     text_file,
 )
 from tests.e2e.conftest import runway_settings
-from tests.fakediscord import Attachment, BotProcess, FakeDiscord, Guild, Member, Message
+from tests.fakediscord import Attachment, FakeDiscord, Guild, Member, Message
 
 BUDGET = 50_000
 DOCUMENTS = "/v1/documents"
@@ -48,13 +45,6 @@ def bot_settings(runway: Sandbox, bot_web_port: int) -> Mapping[str, str]:
 def fresh_runway(runway: Sandbox) -> None:
     runway.reset()
     runway.config.avatar_processing_seconds = 0.0
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def mia(fake_discord: FakeDiscord, bot: BotProcess, admin: Member) -> str:
-    """An avatar called Mia in the test's server; its option value."""
-    await create_avatar(fake_discord, admin, "Mia")
-    return await avatar_id(fake_discord, admin, "Mia")
 
 
 async def add(

@@ -3,7 +3,10 @@
 Start one with `await FakeDiscord.start()`, point the bot at `fake.base_url` (its
 `DISCORD_API_BASE_URL`; `launch_bot` does this and waits for on_ready), and drive it
 through the scenario API. Every REST call the bot makes is checked against Discord's
-OpenAPI description; `assert_honest()` fails with each request Discord would have refused.
+OpenAPI description, held more strictly where the description is looser than Discord
+(undocumented fields, malformed links), and against Discord's documented rules that no
+schema expresses (`rules.py`); a refused request gets Discord's own answer (400, 50035
+and its `errors` object), and `assert_honest()` fails with each one.
 
     guild = await fake.create_guild()
     admin = fake.create_member(guild, "ada", manage_guild=True)

@@ -29,6 +29,8 @@ MENTIONABLE = 9
 NUMBER = 10
 ATTACHMENT = 11
 CHAT_INPUT = 1
+# "Application Commands > Registering a Command": per scope and type.
+MAX_COMMANDS = {CHAT_INPUT: 100, 2: 15, 3: 15}
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,15 @@ class CommandRegistry:
         self.sync_count += 1
         self._notify()
         return self.in_scope(guild_id)
+
+    def would_exceed(self, guild_id: int | None, definition: Mapping[str, Any]) -> bool:
+        """Whether creating `definition` (not replacing one of its name) passes the number of
+        commands of its type a scope may hold."""
+        kind = int(definition.get("type") or CHAT_INPUT)
+        scope = self._scopes.get(guild_id, {})
+        if (str(definition.get("name")), kind) in scope:
+            return False
+        return sum(1 for _, k in scope if k == kind) >= MAX_COMMANDS.get(kind, 0)
 
     def upsert(self, guild_id: int | None, definition: Mapping[str, Any]) -> tuple[Json, bool]:
         """POST: create or replace one command; returns it and whether it was new."""

@@ -1,12 +1,13 @@
 """The gate every REST request passes: log it, judge it, pace it, then answer it.
 
 Before a route handler runs, the request is matched against Discord's OpenAPI
-description and its body validated; a request real Discord would refuse is recorded as
-a `Violation` (which fails the test at teardown) and refused here the way Discord
-refuses it (400 with code 50035, or 404 for a route that does not exist), so the bot
-also meets the error at run time. Rate-limit headers and injected 429s are applied
-here, and with `check_responses` the fake's own JSON replies are held to the same
-description.
+description and its body validated, then held to Discord's documented rules that the
+description cannot express (`rules.py`); a request real Discord would refuse is recorded
+as a `Violation` (which fails the test at teardown) and refused here the way Discord
+refuses it (400 with code 50035 and its `errors` object, 50006 for an empty message, or
+404 for a route that does not exist), so the bot also meets the error at run time.
+Rate-limit headers and injected 429s are applied here, and with `check_responses` the
+fake's own JSON replies are held to the same description.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from tests.fakediscord import rules
 from tests.fakediscord.messages import Upload
 from tests.fakediscord.openapi import MULTIPART, NO_BODY, DiscordSpec, RouteMatch
+from tests.fakediscord.problems import Problem
 from tests.fakediscord.ratelimits import too_many_requests
 from tests.fakediscord.replies import (
+    EMPTY_MESSAGE,
     INVALID_FORM_BODY,
     INVALID_JSON,
     REQUEST_TOO_LARGE,
@@ -78,6 +82,10 @@ async def _judge(
         call.status = response.status
         return response
 
+    def invalid(problems: list[Problem]) -> web.StreamResponse:
+        refused = error_response(400, INVALID_FORM_BODY, problems=problems)
+        return refuse([str(problem) for problem in problems], refused)
+
     match = None
     if spec is not None:
         found = spec.find(method, path)
@@ -107,7 +115,16 @@ async def _judge(
     if spec is not None and match is not None:
         problems = spec.body_problems(match, content_type, body)
         if problems:
-            return refuse(problems, error_response(400, INVALID_FORM_BODY, problems=problems))
+            return invalid(problems)
+    if template is not None:
+        problems = rules.request_problems(method, template, body)
+        if problems:
+            return invalid(problems)
+        if rules.is_empty_message(method, template, body, len(uploads)):
+            return refuse(
+                ["$: Cannot send an empty message (Discord error 50006)"],
+                error_response(400, EMPTY_MESSAGE),
+            )
 
     if request.match_info.http_exception is not None:
         # A real Discord route the fake does not emulate: a gap in the harness, not the bot.

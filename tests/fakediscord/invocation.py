@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from tests.fakediscord import commands as opt
 from tests.fakediscord.commands import SyncedCommand
@@ -241,7 +242,8 @@ class PayloadBuilder:
     def _attachment(self, attachment: Attachment, resolved: dict[str, dict[str, Json]]) -> str:
         attachment_id = self.state.ids.next()
         self.state.blobs[attachment_id] = (attachment.data, attachment.content_type)
-        url = f"{self.state.base_url}/attachments/0/{attachment_id}/{attachment.filename}"
+        # Discord's CDN links carry the file name percent-encoded, whatever it holds.
+        url = f"{self.state.base_url}/attachments/0/{attachment_id}/{quote(attachment.filename)}"
         item: Json = {
             "id": str(attachment_id),
             "filename": attachment.filename,

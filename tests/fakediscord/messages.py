@@ -1,9 +1,8 @@
-"""Messages the bot creates and edits: storage, Discord's extra rules, and a test's view.
+"""Messages the bot creates and edits: storage, and a test's view of them.
 
 The fake keeps each message as the JSON Discord would return for it, with the bytes of
 its files, so a reply to the bot is exact and a test can read what the member would see.
-Rules Discord enforces that its OpenAPI description cannot express (an empty message,
-the 6000-character budget across embeds) are checked here.
+What Discord refuses in a message is judged before it gets here (`rules.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import discord
 
@@ -26,7 +26,6 @@ SUPPRESS_NOTIFICATIONS = 1 << 12
 IS_COMPONENTS_V2 = 1 << 15
 # Flags a bot may set when it sends or edits a message; Discord ignores the rest.
 SETTABLE_FLAGS = EPHEMERAL | SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
-EMBED_TOTAL_LIMIT = 6000
 
 
 @dataclass(frozen=True)
@@ -56,36 +55,6 @@ class StoredMessage:
     data: Json
     files: dict[int, bytes] = field(default_factory=dict)
     deleted: bool = False
-
-
-def content_problems(body: Mapping[str, Any], uploads: Sequence[Upload], *, new: bool) -> list[str]:
-    """Discord's rules beyond the schema: no empty messages, 6000 characters of embeds."""
-    problems: list[str] = []
-    embeds = body.get("embeds") or []
-    total = sum(_embed_chars(embed) for embed in embeds if isinstance(embed, Mapping))
-    if total > EMBED_TOTAL_LIMIT:
-        problems.append(
-            f"$.embeds: {total} characters across embeds; Discord allows {EMBED_TOTAL_LIMIT}"
-        )
-    if new and not (
-        body.get("content")
-        or embeds
-        or uploads
-        or body.get("components")
-        or body.get("sticker_ids")
-        or body.get("poll")
-    ):
-        problems.append("$: Cannot send an empty message (Discord error 50006)")
-    return problems
-
-
-def _embed_chars(embed: Mapping[str, Any]) -> int:
-    total = len(embed.get("title") or "") + len(embed.get("description") or "")
-    total += len((embed.get("footer") or {}).get("text") or "")
-    total += len((embed.get("author") or {}).get("name") or "")
-    for item in embed.get("fields") or []:
-        total += len(item.get("name") or "") + len(item.get("value") or "")
-    return total
 
 
 class MessageStore:
@@ -212,7 +181,8 @@ class MessageStore:
         for upload, meta in entries:
             attachment_id = self._ids.next()
             filename = str(meta.get("filename") or upload.filename)
-            url = f"{self._base_url}/attachments/{stored.channel_id}/{attachment_id}/{filename}"
+            path = f"{stored.channel_id}/{attachment_id}/{quote(filename)}"
+            url = f"{self._base_url}/attachments/{path}"
             item_json: Json = {
                 "id": str(attachment_id),
                 "filename": filename,

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakediscord.problems import Problem, errors_object
+
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_MEMBER = 10007
 UNKNOWN_MESSAGE = 10008
@@ -30,6 +32,8 @@ INVALID_FORM_BODY = 50035
 ALREADY_ACKNOWLEDGED = 40060
 REQUEST_TOO_LARGE = 40005
 INVALID_JSON = 50109
+EMPTY_MESSAGE = 50006
+MAX_APPLICATION_COMMANDS = 30032
 
 MESSAGES = {
     UNKNOWN_CHANNEL: "Unknown Channel",
@@ -48,6 +52,8 @@ MESSAGES = {
     ALREADY_ACKNOWLEDGED: "Interaction has already been acknowledged.",
     REQUEST_TOO_LARGE: "Request entity too large",
     INVALID_JSON: "The request body contains invalid JSON.",
+    EMPTY_MESSAGE: "Cannot send an empty message",
+    MAX_APPLICATION_COMMANDS: "Maximum number of application commands reached (100)",
 }
 
 
@@ -70,13 +76,12 @@ class DiscordError(Exception):
 
 
 def error_response(
-    status: int, code: int, message: str | None = None, problems: Sequence[str] = ()
+    status: int, code: int, message: str | None = None, problems: Sequence[Problem] = ()
 ) -> web.Response:
+    """Discord's error JSON; with `problems`, the nested `errors` of a 50035."""
     body: dict[str, Any] = {"message": message or MESSAGES.get(code, "Error"), "code": code}
     if problems:
-        body["errors"] = {
-            "_fake_discord": {"_errors": [{"code": code, "message": p} for p in problems]}
-        }
+        body["errors"] = errors_object(problems)
     return json_reply(body, status)
 
 
