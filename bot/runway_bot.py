@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.command_sync import StateStore, sync_if_changed
+from bot.discord_permissions import invite_url
 from bot.runway.client import RunwayClient
 from bot.services.container import Services
 from bot.settings import Settings
@@ -33,6 +34,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.session",
     "cogs.quota",
     "cogs.usage",
+    "cogs.welcome",
+    "cogs.help",
 )
 
 
@@ -87,6 +90,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
             application_id=self.application_id,
             dev_guild_id=self.settings.dev_guild_id,
         )
+        log.info("invite link (adds the bot to a server): %s", self.invite_url)
 
     @property
     def process_shard_ids(self) -> tuple[int, ...]:
@@ -139,6 +143,13 @@ class RunwayCharactersBot(commands.AutoShardedBot):
             len(self.guilds),
             self.describe_process_shards(),
         )
+
+    @property
+    def invite_url(self) -> str:
+        """The link that adds this bot to a server, asking for exactly what it uses."""
+        if self.application_id is None:
+            raise RuntimeError("the invite link is known once the bot has logged in")
+        return invite_url(self.application_id)
 
     @property
     def uptime_seconds(self) -> float:

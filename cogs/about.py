@@ -1,4 +1,7 @@
-"""/about: what this bot is and how it is set up, proving the whole path end to end."""
+"""/about: what this bot is and how it is set up, proving the whole path end to end.
+
+Admins also get the invite link, to add the bot to another server.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_permissions import invite_permissions, label
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
 from bot.sharding import describe_shard_ids
+from cogs.command_index import for_everyone
 
 
 class About(commands.Cog):
     def __init__(self, bot: RunwayCharactersBot) -> None:
         self.bot = bot
 
+    @for_everyone
     @app_commands.command(name="about")
     async def about(self, interaction: discord.Interaction[RunwayCharactersBot]) -> None:
         """Show the bot's version, which Runway API it speaks, and how long it has run."""
@@ -38,6 +44,14 @@ class About(commands.Cog):
             name="This process runs",
             value=f"{len(ids)} {'shard' if len(ids) == 1 else 'shards'}: {describe_shard_ids(ids)}",
         )
+        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+            needs = ", ".join(label(name) for name, wanted in invite_permissions() if wanted)
+            embed.add_field(
+                name="Invite link (admins)",
+                value=f"[Add the bot to a server]({self.bot.invite_url})\n"
+                f"It asks for {needs}, and for slash commands.\n`{self.bot.invite_url}`",
+                inline=False,
+            )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

@@ -6,7 +6,7 @@ that echoes what a member typed goes out with mentions disabled.
 
 from __future__ import annotations
 
-import logging
+import io
 import re
 from typing import Any
 
@@ -14,11 +14,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_permissions import REVIEW_POSTS
 from bot.errors import InvalidInput
 from bot.runway import catalog
 from bot.runway.dialects import Operation
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpload
+from bot.services.channel_posts import POST_FAILED
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
 from bot.services.voices import VOICE_ID_MAX
@@ -26,6 +28,8 @@ from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.fit import DESCRIPTION, choices, fit_lines
 from bot.ui.tree import report_error
+from cogs.channels import Posted, channel_health, post, require_postable
+from cogs.command_index import for_admins, for_everyone, for_managers
 from cogs.shared import (
     NO_MENTIONS,
     AvatarOption,
@@ -36,8 +40,6 @@ from cogs.shared import (
     status_label,
 )
 from cogs.views import Confirm, Paginator, TextModal
-
-log = logging.getLogger(__name__)
 
 MODAL_TEXT_MAX = 4000  # Discord's limit for one text input
 FAILURE_REASON_SHOWN = 1000  # of Runway's reason for a failed avatar; the rest is cut
@@ -67,6 +69,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Creating
 
+    @for_managers
     @app_commands.command(name="create")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -188,26 +191,45 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
                 "It waits for approval, but no review channel is set: an admin can set one "
                 "with `/avatar permissions`."
             )
-        channel = self.bot.get_channel(channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
+        posted = await self._post_review(avatar, channel_id, by=by, change=change)
+        if posted.message is None:
             return (
-                "It waits for approval, but the review channel is gone; an admin should set "
-                "a new one with `/avatar permissions`."
+                f"It waits for approval, but I could not post it in <#{channel_id}> for "
+                f"review: {posted.problem}. Once an admin has fixed that, choosing the review "
+                "channel again with `/avatar permissions` posts it; `/avatar history` keeps a "
+                "note of it."
             )
+        return f"It waits for an admin's approval in <#{channel_id}> before members can use it."
+
+    async def _post_review(
+        self, avatar: Avatar, channel_id: int, *, by: int, change: str
+    ) -> Posted:
+        """The review post, with the avatar's picture, remembered on the avatar when made."""
         embed = await self._avatar_embed(avatar, title=f"Review: {plain(avatar.name)}")
         embed.add_field(name=f"{change} by", value=f"<@{by}>")
-        try:
-            message = await channel.send(
-                embed=embed, view=review_view(avatar.id), allowed_mentions=NO_MENTIONS
-            )
-        except discord.HTTPException:
-            log.warning("could not post review for avatar %s", avatar.id, exc_info=True)
-            return "It waits for approval, but the bot cannot post in the review channel."
-        await self.bot.services.avatars.set_review_message(avatar.guild_id, avatar.id, message.id)
-        return f"It waits for an admin's approval in <#{channel_id}> before members can use it."
+        picture = await self.bot.services.avatars.picture(avatar.guild_id, avatar.id)
+        file = None
+        if picture is not None:
+            file = discord.File(io.BytesIO(picture.data), filename=picture.filename)
+            embed.set_thumbnail(url=None)
+            embed.set_image(url=f"attachment://{picture.filename}")
+        posted = await post(
+            self.bot,
+            REVIEW_POSTS,
+            guild_id=avatar.guild_id,
+            channel_id=channel_id,
+            embed=embed,
+            file=file,
+            view=review_view(avatar.id),
+        )
+        await self.bot.services.avatars.set_review_message(
+            avatar.guild_id, avatar.id, None if posted.message is None else posted.message.id
+        )
+        return posted
 
     # Reading
 
+    @for_everyone
     @app_commands.command(name="list")
     @app_commands.guild_only()
     async def list_(self, interaction: Interaction) -> None:
@@ -238,6 +260,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    @for_everyone
     @app_commands.command(name="show")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar")
@@ -273,6 +296,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Changing
 
+    @for_managers
     @app_commands.command(name="edit")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar", voice="A new voice (optional)")
@@ -356,6 +380,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
     ) -> list[app_commands.Choice[str]]:
         return _voice_choices(self.bot, current)
 
+    @for_managers
     @app_commands.command(name="delete")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Which avatar to delete")
@@ -388,6 +413,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
 
     # Administration
 
+    @for_admins
     @app_commands.command(name="permissions")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -408,6 +434,8 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         guild_id = guild_id_of(interaction)
         actor = actor_of(interaction)
         self.bot.services.permissions.require_admin(actor, doing="Changing avatar permissions")
+        if review_channel is not None:
+            require_postable(interaction, review_channel)
         changes: dict[str, Any] = {}
         if manager_role is not None:
             changes["manager_role_id"] = manager_role.id
@@ -430,12 +458,42 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         embed.add_field(name="Approval", value="required" if settings.approval_required else "off")
         embed.add_field(
             name="Review channel",
-            value=f"<#{settings.review_channel_id}>" if settings.review_channel_id else "not set",
+            value=channel_health(interaction.guild, settings.review_channel_id)
+            if settings.review_channel_id
+            else "not set",
         )
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+        if review_channel is not None:
+            await self._post_waiting_reviews(interaction, review_channel.id)
 
+    async def _post_waiting_reviews(self, interaction: Interaction, channel_id: int) -> None:
+        """Post the reviews that could not be posted before, now that a channel was chosen."""
+        waiting = await self.bot.services.avatars.unposted_reviews(guild_id_of(interaction))
+        posted, problems = [], []
+        for avatar in waiting:
+            result = await self._post_review(
+                avatar, channel_id, by=avatar.created_by, change="Created"
+            )
+            if result.message is not None:
+                posted.append(f"**{plain(avatar.name)}**")
+            elif result.problem is not None:
+                problems.append(result.problem)
+        lines = []
+        if posted:
+            lines.append(f"Posted for review in <#{channel_id}>: {', '.join(posted)}.")
+        if problems:
+            lines.append(
+                f"{len(problems)} avatar(s) waiting for review could still not be posted: "
+                f"{problems[0]}."
+            )
+        if lines:
+            await interaction.followup.send(
+                "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+
+    @for_managers
     @app_commands.command(name="history")
     @app_commands.guild_only()
     async def history(self, interaction: Interaction) -> None:
@@ -457,9 +515,13 @@ def _voice_choices(bot: RunwayCharactersBot, current: str) -> list[app_commands.
 
 
 def _history_line(entry: AuditEntry) -> str:
+    when = f"<t:{entry.created_at}:R>"
+    if entry.action == POST_FAILED:
+        channel, problem = entry.detail.get("channel_id"), entry.detail.get("problem")
+        return f"{when} ⚠️ the bot could not post {entry.subject} in <#{channel}>: {problem}"
     who = f"<@{entry.actor_id}>" if entry.actor_id else "the bot"
     action = entry.action.replace(".", " ").replace("_", " ")
-    return f"<t:{entry.created_at}:R> {who}: {action} **{plain(entry.subject, limit=60)}**"
+    return f"{when} {who}: {action} **{plain(entry.subject, limit=60)}**"
 
 
 def _image_source_check(

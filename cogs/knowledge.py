@@ -17,6 +17,7 @@ from bot.services.knowledge_text import MAX_FILE_BYTES
 from bot.storage import Avatar, ReviewState
 from bot.ui.fit import choices, page_of
 from cogs.avatar import AvatarCog
+from cogs.command_index import for_everyone, for_managers
 from cogs.shared import NO_MENTIONS, AvatarOption, Interaction, actor_of, guild_id_of, plain
 from cogs.views import Paginator
 
@@ -52,6 +53,7 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
         if cleaned:
             log.info("deleted %d orphaned knowledge documents at Runway", cleaned)
 
+    @for_managers
     @app_commands.command(name="add")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -104,6 +106,7 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
             return None
         return await avatars.request_review(after, by=by, change="Knowledge added")
 
+    @for_everyone
     @app_commands.command(name="list")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Whose knowledge to list")
@@ -140,6 +143,7 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
             embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    @for_managers
     @app_commands.command(name="remove")
     @app_commands.guild_only()
     @app_commands.describe(avatar="Whose knowledge", document="Which document to remove")

@@ -6,12 +6,11 @@ returns goes to the server's alert channel.
 
 from __future__ import annotations
 
-import logging
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_permissions import BUDGET_ALERTS
 from bot.errors import InvalidInput
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.actors import Actor
@@ -24,10 +23,10 @@ from bot.storage import Session, SessionState
 from bot.storage.quotas import QuotaName
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.fit import FIELD_VALUE, choices, fit_lines
+from cogs.channels import channel_health, post, require_postable
+from cogs.command_index import for_admins, for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 from cogs.views import Confirm
-
-log = logging.getLogger(__name__)
 
 LIMIT_CHOICES = [app_commands.Choice(name=LABELS[name], value=name.value) for name in QuotaName]
 RESET_TIMEZONE = "timezone"
@@ -50,6 +49,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         super().__init__()
         bot.services.tracker.on_settled(self.post_alerts)
 
+    @for_everyone
     @app_commands.command(name="show")
     @app_commands.guild_only()
     @app_commands.describe(member="Whose allowance to show (admins only; default: yours)")
@@ -63,11 +63,13 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         title = "Your allowance" if member is None else f"Allowance of {plain(member.display_name)}"
         embeds = [self._allowance_embed(title, allowance)]
         if actor.manages_guild:
-            embeds.append(self._settings_embed(await quotas.settings(guild_id), "Server limits"))
+            settings = await quotas.settings(guild_id)
+            embeds.append(self._settings_embed(settings, "Server limits", interaction.guild))
         await interaction.response.send_message(
             embeds=self.bot.embeds.together(*embeds), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    @for_admins
     @app_commands.command(name="set")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -96,6 +98,9 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
             raise InvalidInput("Give a limit together with an amount (and a role, if any).")
         if limit is None and timezone is None and alert_channel is None:
             raise InvalidInput("Give a limit and an amount, a timezone or an alert channel.")
+        if alert_channel is not None:  # checked before anything changes
+            self.bot.services.permissions.require_admin(actor, doing="Choosing the alert channel")
+            require_postable(interaction, alert_channel)
         done: list[str] = []
         if limit is not None and amount is not None:
             name = QuotaName(limit.value)
@@ -111,13 +116,8 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         if alert_channel is not None:
             await quotas.set_alert_channel(guild_id, actor, alert_channel.id)
             done.append(f"Alerts go to {alert_channel.mention}")
-            if not _can_post(alert_channel):
-                done.append(
-                    f"⚠️ I cannot post there yet: give me Send Messages and Embed Links in "
-                    f"{alert_channel.mention}."
-                )
         settings = await quotas.settings(guild_id)
-        embed = self._settings_embed(settings, "Limits changed", colour=SUCCESS)
+        embed = self._settings_embed(settings, "Limits changed", interaction.guild, colour=SUCCESS)
         embed.description = "\n".join(done)
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -140,6 +140,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         hints = [typed, *AMOUNT_HINTS] if typed else list(AMOUNT_HINTS)
         return choices((hint, hint) for hint in dict.fromkeys(hints))
 
+    @for_admins
     @app_commands.command(name="reset")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -168,7 +169,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         if setting is not None:
             done.append(await self._reset_one(guild_id, actor, setting.value))
         settings = await quotas.settings(guild_id)
-        embed = self._settings_embed(settings, "Limits reset", colour=SUCCESS)
+        embed = self._settings_embed(settings, "Limits reset", interaction.guild, colour=SUCCESS)
         embed.description = "\n".join(done)
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -201,7 +202,9 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         settings = await self.bot.services.quotas.reset_all(guild_id_of(interaction), actor)
         await interaction.edit_original_response(
             content=None,
-            embed=self._settings_embed(settings, "Every limit is back to its default"),
+            embed=self._settings_embed(
+                settings, "Every limit is back to its default", interaction.guild
+            ),
             view=None,
             allowed_mentions=NO_MENTIONS,
         )
@@ -213,16 +216,14 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         if session.state is not SessionState.SETTLED or not session.used_seconds:
             return
         for alert in await self.bot.services.alerts.check(session.guild_id):
-            channel = self.bot.get_partial_messageable(alert.channel_id, guild_id=alert.guild_id)
-            try:
-                await channel.send(embed=self._alert_embed(alert), allowed_mentions=NO_MENTIONS)
-            except discord.HTTPException:
-                log.warning(
-                    "could not post a budget alert in channel %s of guild %s",
-                    alert.channel_id,
-                    alert.guild_id,
-                    exc_info=True,
-                )
+            # A refused post is in the audit log and on /quota show: admins are told there.
+            await post(
+                self.bot,
+                BUDGET_ALERTS,
+                guild_id=alert.guild_id,
+                channel_id=alert.channel_id,
+                embed=self._alert_embed(alert),
+            )
 
     # Rendering
 
@@ -250,7 +251,12 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         return embed
 
     def _settings_embed(
-        self, settings: QuotaSettings, title: str, *, colour: discord.Colour | None = None
+        self,
+        settings: QuotaSettings,
+        title: str,
+        guild: discord.Guild | None,
+        *,
+        colour: discord.Colour | None = None,
     ) -> discord.Embed:
         embed = self.bot.embeds.make(title, colour=colour or discord.Colour.blurple())
         lines = [
@@ -274,7 +280,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
             )
         embed.add_field(name="Timezone", value=settings.timezone.key)
         channel = settings.alert_channel_id
-        embed.add_field(name="Alerts", value=f"<#{channel}>" if channel else "off")
+        embed.add_field(name="Alerts", value=channel_health(guild, channel) if channel else "off")
         return embed
 
 
@@ -285,11 +291,6 @@ def _actor_for(member: discord.Member) -> Actor:
         manages_guild=member.guild_permissions.manage_guild,
         role_ids=frozenset(role.id for role in member.roles),
     )
-
-
-def _can_post(channel: discord.TextChannel) -> bool:
-    allowed = channel.permissions_for(channel.guild.me)
-    return allowed.send_messages and allowed.embed_links
 
 
 def _budget_text(room: Headroom | None) -> str:

@@ -17,6 +17,7 @@ from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_
 from bot.storage import EndReason, Session, SessionState
 from bot.ui.embeds import WARNING
 from bot.ui.fit import choices
+from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         super().__init__()
         bot.services.tracker.on_settled(self.send_summary)
 
+    @for_everyone
     @app_commands.command(name="start")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -105,6 +107,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
                 offered.append((label, PRESET_PREFIX + preset))
         return choices(offered)
 
+    @for_everyone
     @app_commands.command(name="end")
     @app_commands.guild_only()
     async def end(self, interaction: Interaction) -> None:
@@ -120,6 +123,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @for_everyone
     @app_commands.command(name="status")
     @app_commands.guild_only()
     async def status(self, interaction: Interaction) -> None:

@@ -12,6 +12,7 @@ from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
 from bot.services.usage_reports import PERIOD_LABELS, Reconciliation, ReportPeriod, UsageReport
 from bot.storage import LabelUsage
+from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
 CHART_FILE = "usage.png"
@@ -32,6 +33,7 @@ class UsageCog(commands.Cog):
     def __init__(self, bot: RunwayCharactersBot) -> None:
         self.bot = bot
 
+    @for_everyone
     @app_commands.command(name="usage")
     @app_commands.guild_only()
     @app_commands.describe(

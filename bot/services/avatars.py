@@ -26,8 +26,9 @@ from bot.runway.models import Avatar as RunwayAvatar
 from bot.runway.models import AvatarChanges, AvatarSpec
 from bot.runway.models import AvatarStatus as RunwayStatus
 from bot.services.actors import Actor, Permissions
+from bot.services.avatar_pictures import AvatarPictures, Picture
 from bot.services.document_cleanup import delete_everywhere
-from bot.services.images import MAX_IMAGE_BYTES, check_image, data_uri
+from bot.services.images import MAX_IMAGE_BYTES, CheckedImage, check_image, data_uri
 from bot.services.text_rules import clean_name, clean_personality, clean_start_script
 from bot.services.voices import VoiceCatalog
 from bot.storage import (
@@ -104,6 +105,7 @@ class AvatarService:
         permissions: Permissions,
         runway: RunwayClient,
         voices: VoiceCatalog,
+        pictures: AvatarPictures,
         fetcher: SafeFetcher | None = None,
         wait_seconds: float = AVATAR_WAIT_SECONDS,
         poll_interval: float = 2.0,
@@ -114,6 +116,7 @@ class AvatarService:
         self._permissions = permissions
         self._runway = runway
         self.voices = voices
+        self._pictures = pictures
         self._fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
         self._wait_seconds = wait_seconds
         self._poll_interval = poll_interval
@@ -150,7 +153,7 @@ class AvatarService:
             guild_id, actor, doing="Creating avatars"
         )
         await progress("Checking the image…")
-        reference, source_url = await self._reference_image(image)
+        reference, source_url, checked = await self._reference_image(image)
         review = ReviewState.PENDING if settings.approval_required else ReviewState.APPROVED
         try:
             record = await self._avatars.add(
@@ -189,6 +192,7 @@ class AvatarService:
             await self._avatars.delete(guild_id, record.id)
             raise
         record = await self._store_runway_state(guild_id, record.id, created, first=True)
+        await self._pictures.keep_supplied(guild_id, record.id, checked)
         await self._audit.record(
             guild_id,
             AuditEvent(
@@ -251,6 +255,12 @@ class AvatarService:
         page = min(max(page, 0), pages - 1)
         avatars = await self._avatars.list_page(guild_id, limit=per_page, offset=page * per_page)
         return AvatarPage(avatars=avatars, page=page, pages=pages, total=total)
+
+    async def picture(self, guild_id: int, avatar_id: int) -> Picture | None:
+        """The avatar's picture for a join page or a review post; None if it has none (or
+        is gone)."""
+        avatar = await self._avatars.get(guild_id, avatar_id)
+        return None if avatar is None else await self._pictures.picture(avatar)
 
     async def knowledge_tokens(self, guild_id: int, avatar_id: int) -> int:
         return await self._documents.tokens_for_avatar(guild_id, avatar_id)
@@ -354,15 +364,24 @@ class AvatarService:
         assert updated is not None, "read in this guild just now"
         return updated
 
-    async def set_review_message(self, guild_id: int, avatar_id: int, message_id: int) -> None:
+    async def set_review_message(
+        self, guild_id: int, avatar_id: int, message_id: int | None
+    ) -> None:
+        """Remember the avatar's review post; None when posting it failed, so that choosing
+        a review channel again posts it (`unposted_reviews`)."""
         await self._avatars.update(guild_id, avatar_id, review_message_id=message_id)
+
+    async def unposted_reviews(self, guild_id: int) -> list[Avatar]:
+        """Avatars waiting for approval without a review post, which no admin could approve."""
+        return await self._avatars.awaiting_review_post(guild_id)
 
     async def history(self, guild_id: int, actor: Actor, *, limit: int = 15) -> list[AuditEntry]:
         await self._permissions.require_manager(guild_id, actor, doing="Reading avatar history")
         return await self._audit.history(guild_id, limit=limit)
 
-    async def _reference_image(self, image: ImageSource) -> tuple[str, str | None]:
-        """What to send Runway as `referenceImage`, and the URL to remember (if any)."""
+    async def _reference_image(self, image: ImageSource) -> tuple[str, str | None, CheckedImage]:
+        """What to send Runway as `referenceImage`, the URL to remember (if any), and the
+        checked image (kept as the avatar's picture)."""
         if isinstance(image, ImageLink):
             data = await self._fetcher.fetch(image.url)
             url = image.url
@@ -370,12 +389,14 @@ class AvatarService:
             data, url = image.data, image.url
         checked = await asyncio.to_thread(check_image, data)
         if self._runway.rules.accepts_image_data:
-            return await asyncio.to_thread(data_uri, checked), (
-                url if isinstance(image, ImageLink) else None
+            return (
+                await asyncio.to_thread(data_uri, checked),
+                url if isinstance(image, ImageLink) else None,
+                checked,
             )
         if len(url) > catalog.REFERENCE_HTTPS_MAX:
             raise InvalidInput("That image link is too long for Runway; use a shorter one.")
-        return url, url
+        return url, url, checked
 
     async def _follow(self, guild_id: int, record: Avatar, progress: Progress) -> Avatar:
         assert record.runway_id is not None

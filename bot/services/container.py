@@ -12,13 +12,17 @@ from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
+from bot.services.avatar_pictures import AvatarPictures
 from bot.services.avatars import AvatarService
+from bot.services.channel_posts import ChannelPostProblems
+from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
 from bot.services.voices import VoiceCatalog
+from bot.services.welcome import Welcomes
 from bot.storage import (
     AppStateRepository,
     AuditRepository,
@@ -30,7 +34,9 @@ from bot.storage import (
     UsageRepository,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.pictures import PictureRepository
 from bot.storage.quotas import QuotaRepository
+from bot.storage.welcomes import WelcomeRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,9 @@ class Services:
     quotas: QuotaService
     alerts: BudgetAlerts
     usage: UsageReports
+    pictures: AvatarPictures
+    welcomes: Welcomes
+    channel_posts: ChannelPostProblems
 
 
 async def build_services(
@@ -66,13 +75,17 @@ async def build_services(
     documents = DocumentRepository(database)
     voices = VoiceCatalog(runway.rules, state)
     await voices.load()
+    fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
+    pictures = AvatarPictures(PictureRepository(database), fetcher)
+    audit = AuditRepository(database)
     avatar_service = AvatarService(
         avatars=avatars,
         documents=documents,
-        audit=AuditRepository(database),
+        audit=audit,
         permissions=permissions,
         runway=runway,
         voices=voices,
+        pictures=pictures,
         fetcher=fetcher,
         poll_interval=avatar_poll_interval,
     )
@@ -116,4 +129,7 @@ async def build_services(
             quotas=quotas,
             runway=runway,
         ),
+        pictures=pictures,
+        welcomes=Welcomes(WelcomeRepository(database)),
+        channel_posts=ChannelPostProblems(audit),
     )

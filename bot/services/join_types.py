@@ -27,6 +27,16 @@ class JoinView:
     avatar_name: str
     max_seconds: int
     expires_at: int
+    has_picture: bool = False
+    """The avatar is one of the server's own (a preset has no picture the bot can show)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPicture:
+    """The avatar's picture, served beside its name while the link is still unused."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)

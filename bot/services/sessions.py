@@ -26,7 +26,7 @@ from bot.runway.errors import RunwayError
 from bot.runway.models import CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
-from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.join_types import JoinCredentials, JoinPicture, JoinState, JoinView
 from bot.services.quotas import QuotaService
 from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
@@ -208,7 +208,23 @@ class SessionService:
             avatar_name=session.avatar_label,
             max_seconds=session.max_seconds,
             expires_at=session.code_expires_at,
+            has_picture=session.avatar_id is not None,
         )
+
+    async def picture(self, code: str) -> tuple[JoinState, JoinPicture | None]:
+        """The avatar's picture for a link that can still be used; never consumes it.
+
+        Any other link (used, expired, unknown) gets its state and no picture, so a link
+        that no longer works does not show whose it was.
+        """
+        session = await self._sessions.find_by_join_code(hash_code(code))
+        state = self._state_of(session)
+        if state is not JoinState.OK or session is None or session.avatar_id is None:
+            return state, None
+        picture = await self._avatars.picture(session.guild_id, session.avatar_id)
+        if picture is None:
+            return state, None
+        return state, JoinPicture(data=picture.data, content_type=picture.content_type)
 
     async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
         digest = hash_code(code)

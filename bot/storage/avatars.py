@@ -159,6 +159,15 @@ class AvatarRepository:
         )
         return [_avatar(row) for row in rows]
 
+    async def awaiting_review_post(self, guild_id: int, *, limit: int = 25) -> list[Avatar]:
+        """Avatars waiting for approval that have no review post (posting it failed)."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM avatars WHERE guild_id = ? AND review_state = 'PENDING'"
+            " AND review_message_id IS NULL ORDER BY id LIMIT ?",
+            (guild_id, limit),
+        )
+        return [_avatar(row) for row in rows]
+
     async def search(
         self, guild_id: int, text: str, *, limit: int = 25, usable_only: bool = False
     ) -> list[Avatar]:

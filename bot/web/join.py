@@ -23,7 +23,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.join_types import JoinCredentials, JoinPicture, JoinState, JoinView
 from bot.web.assets import STATIC_ROOT, VENDOR_PATH, PageAssets
 from bot.web.security import (
     DEFAULT_RATE_LIMITS,
@@ -65,6 +65,10 @@ class JoinBackend(Protocol):
 
     async def ended(self, code: str, reason: str) -> None:
         """The page says the call ended (one of END_REASONS); idempotent."""
+        ...
+
+    async def picture(self, code: str) -> tuple[JoinState, JoinPicture | None]:
+        """The avatar's picture while the link is usable (OK); never consumes it."""
         ...
 
 
@@ -131,6 +135,7 @@ def add_join_routes(
     app.router.add_get("/join/{code}", handlers.page)
     app.router.add_post("/join/{code}/credentials", handlers.credentials)
     app.router.add_post("/join/{code}/ended", handlers.ended)
+    app.router.add_get("/join/{code}/picture", handlers.picture)
     app.router.add_get(VENDOR_PATH, handlers.vendor)
     app.router.add_get("/static/{name}", handlers.static)
 
@@ -147,6 +152,7 @@ class _JoinHandlers:
         self._page_limiter = limiter(limits.page)
         self._credentials_limiter = limiter(limits.credentials)
         self._ended_limiter = limiter(limits.ended)
+        self._picture_limiter = limiter(limits.picture)
 
     async def page(self, request: web.Request) -> web.Response:
         if (wait := self._wait(request, self._page_limiter)) > 0:
@@ -197,6 +203,8 @@ class _JoinHandlers:
                 "max_seconds": view.max_seconds,
                 "limit_text": _limit_text(view.max_seconds),
                 "expires_text": _expiry_text(view.expires_at),
+                "picture_url": f"/join/{code}/picture" if view.has_picture else "",
+                "initial": _initial(view.avatar_name),
                 "credentials_url": f"/join/{code}/credentials",
                 "ended_url": f"/join/{code}/ended",
                 "js_url": self._assets.static_url("join.js"),
@@ -261,6 +269,28 @@ class _JoinHandlers:
                 return _json_error(500, "error", f"error id {error_id}")
         return web.Response(status=204)
 
+    async def picture(self, request: web.Request) -> web.Response:
+        """The avatar's picture beside its name; for an unusable link, the same 404 as for a
+        link never issued, after the same delay, so no one learns whose link it was."""
+        if (wait := self._wait(request, self._picture_limiter)) > 0:
+            raise web.HTTPTooManyRequests(headers={"Retry-After": str(math.ceil(wait))})
+        started = time.monotonic()
+        code = request.match_info["code"]
+        try:
+            state, picture = (
+                await self._backend.picture(code)
+                if _CODE.fullmatch(code)
+                else (JoinState.UNKNOWN, None)
+            )
+        except Exception as error:
+            _log_failure("picture", code, error)
+            raise web.HTTPInternalServerError() from None
+        if state is not JoinState.OK:
+            await _pad(started)
+        if picture is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=picture.data, content_type=picture.content_type)
+
     async def static(self, request: web.Request) -> web.Response:
         asset = self._assets.static.get(request.match_info["name"])
         if asset is None:
@@ -321,6 +351,11 @@ def _log_failure(route: str, code: str, error: Exception) -> str:
     details = "".join(traceback.format_exception(error)).replace(code, "<code>")
     log.error("join %s failed (error id %s)\n%s", route, error_id, details.rstrip())
     return error_id
+
+
+def _initial(name: str) -> str:
+    """The first letter of the avatar's name, shown where it has no picture."""
+    return next((char.upper() for char in name if char.isalnum()), "?")
 
 
 def _seconds(seconds: float) -> str:

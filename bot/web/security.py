@@ -115,15 +115,16 @@ class Rate:
 class JoinRateLimits:
     """Per-address limits for the join routes.
 
-    The page allows reloads; credentials and end reports are asked for once per call, so a
-    few tries cover a flaky connection while guessing stays hopeless. `trust_forwarded_for`
-    is for deployments behind a reverse proxy on this machine: without it every member
-    would share the proxy's address and its bucket.
+    The page (and its avatar picture) allows reloads; credentials and end reports are asked
+    for once per call, so a few tries cover a flaky connection while guessing stays hopeless.
+    `trust_forwarded_for` is for deployments behind a reverse proxy on this machine: without
+    it every member would share the proxy's address and its bucket.
     """
 
     page: Rate = Rate(30, 60.0)
     credentials: Rate = Rate(10, 60.0)
     ended: Rate = Rate(10, 60.0)
+    picture: Rate = Rate(30, 60.0)
     max_addresses: int = 10_000
     trust_forwarded_for: bool = False
 

@@ -121,8 +121,12 @@ async def bot(
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def guild(fake_discord: FakeDiscord, bot: BotProcess) -> Guild:
-    """A fresh server for this test, announced to the running bot."""
-    return await fake_discord.create_guild("Test Server")
+    """A fresh server for this test, announced to the running bot.
+
+    It has no system channel, so the bot's welcome (see test_welcome.py) stays out of the
+    channel other tests read.
+    """
+    return await fake_discord.create_guild("Test Server", system_channel=False)
 
 
 @pytest.fixture

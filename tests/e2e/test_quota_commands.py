@@ -219,7 +219,7 @@ async def wait_for_message(fake: FakeDiscord, channel: Channel, timeout: float =
     return found[0]
 
 
-async def test_an_alert_channel_the_bot_cannot_post_in_is_flagged(
+async def test_an_alert_channel_the_bot_cannot_post_in_is_refused(
     fake_discord: FakeDiscord, bot: BotProcess
 ) -> None:
     no_embeds = int(
@@ -230,8 +230,11 @@ async def test_an_alert_channel_the_bot_cannot_post_in_is_flagged(
     )
     admin = fake_discord.create_member(strict, "strict-admin", manage_guild=True)
     reply = await run(fake_discord, "quota set", admin, alert_channel=strict.text_channel)
-    assert f"Alerts go to <#{strict.text_channel.id}>" in reply.embed.description
-    assert "I cannot post there yet" in reply.embed.description
+    assert f"I can't post in <#{strict.text_channel.id}>" in reply.embed.description
+    assert "missing **Embed Links** and **Attach Files**" in reply.embed.description
+    shown = await run(fake_discord, "quota show", admin)
+    limits = {field.name: field.value for field in shown.embeds[1].fields}
+    assert limits["Alerts"] == "off"  # nothing was saved
 
 
 async def test_a_start_the_allowance_cannot_hold_is_refused_with_when_it_resets(

@@ -23,7 +23,16 @@ and its `errors` object), and `assert_honest()` fails with each one.
 """
 
 from tests.fakediscord.commands import SyncedCommand
-from tests.fakediscord.entities import Attachment, Channel, Guild, Member, Permission, Role, User
+from tests.fakediscord.entities import (
+    Attachment,
+    Channel,
+    Guild,
+    Member,
+    Overwrite,
+    Permission,
+    Role,
+    User,
+)
 from tests.fakediscord.gateway import Identity
 from tests.fakediscord.interactions import (
     Ack,
@@ -59,6 +68,7 @@ __all__ = [
     "Message",
     "Modal",
     "ModalField",
+    "Overwrite",
     "Permission",
     "Rejection",
     "RestCall",

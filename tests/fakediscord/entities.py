@@ -24,6 +24,7 @@ class Permission(enum.IntFlag):
     ADD_REACTIONS = 1 << 6
     VIEW_CHANNEL = 1 << 10
     SEND_MESSAGES = 1 << 11
+    SEND_TTS_MESSAGES = 1 << 12
     MANAGE_MESSAGES = 1 << 13
     EMBED_LINKS = 1 << 14
     ATTACH_FILES = 1 << 15
@@ -71,6 +72,15 @@ DEFAULT_BOT = (
 )
 
 
+# Without Send Messages, Discord also withholds these in the channel (implicit permissions).
+NEEDS_SEND_MESSAGES = (
+    Permission.EMBED_LINKS
+    | Permission.ATTACH_FILES
+    | Permission.MENTION_EVERYONE
+    | Permission.SEND_TTS_MESSAGES
+)
+
+
 class ChannelType(enum.IntEnum):
     GUILD_TEXT = 0
     DM = 1
@@ -110,6 +120,16 @@ class Role:
         return f"<@&{self.id}>"
 
 
+@dataclass
+class Overwrite:
+    """A channel's permission overwrite for a role (type 0) or a member (type 1)."""
+
+    id: int
+    type: int
+    allow: int = 0
+    deny: int = 0
+
+
 @dataclass(eq=False)
 class Channel:
     """A guild text channel, or a DM channel between the bot and one user."""
@@ -120,6 +140,7 @@ class Channel:
     guild_id: int | None = None
     recipient: User | None = None
     position: int = 0
+    overwrites: list[Overwrite] = field(default_factory=list)
 
     @property
     def mention(self) -> str:
@@ -159,6 +180,31 @@ class Member:
     def has(self, permissions: int) -> bool:
         return self.permissions & permissions == permissions
 
+    def permissions_in(self, channel: Channel) -> int:
+        """Permissions in `channel`, with its overwrites applied as Discord applies them."""
+        value = self.permissions
+        if value == ALL_PERMISSIONS:
+            return value
+        by_id = {overwrite.id: overwrite for overwrite in channel.overwrites}
+        everyone = by_id.get(self.guild.id)
+        if everyone is not None:
+            value = (value & ~everyone.deny) | everyone.allow
+        allow = deny = 0
+        for role_id in self.role_ids:
+            overwrite = by_id.get(role_id)
+            if overwrite is not None and overwrite.type == 0:
+                allow |= overwrite.allow
+                deny |= overwrite.deny
+        value = (value & ~deny) | allow
+        own = by_id.get(self.user.id)
+        if own is not None and own.type == 1:
+            value = (value & ~own.deny) | own.allow
+        if not value & Permission.VIEW_CHANNEL:
+            return 0
+        if not value & Permission.SEND_MESSAGES:
+            value &= ~NEEDS_SEND_MESSAGES
+        return value
+
 
 @dataclass(eq=False)
 class Guild:
@@ -170,6 +216,7 @@ class Guild:
     members: dict[int, Member] = field(default_factory=dict)
     locale: str = "en-US"
     features: list[str] = field(default_factory=list)
+    system_channel_id: int | None = None
 
     @property
     def everyone(self) -> Role:

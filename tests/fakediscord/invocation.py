@@ -101,8 +101,8 @@ class PayloadBuilder:
                 guild=partial_guild_payload(guild),
                 guild_id=str(guild.id),
                 guild_locale=guild.locale,
-                member=member_payload(member, with_permissions=True),
-                channel=channel_payload(channel, permissions=member.permissions),
+                member=member_payload(member, permissions=member.permissions_in(channel)),
+                channel=channel_payload(channel, permissions=member.permissions_in(channel)),
                 authorizing_integration_owners={"0": str(guild.id)},
                 context=GUILD_CONTEXT,
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakediscord.entities import Channel, ChannelType, Guild, Member, Role, User
+from tests.fakediscord.entities import Channel, ChannelType, Guild, Member, Overwrite, Role, User
 from tests.fakediscord.ids import snowflake_time
 
 Json = dict[str, Any]
@@ -62,7 +62,11 @@ def role_payload(role: Role, bot_id: int | None = None) -> Json:
     return data
 
 
-def member_payload(member: Member, *, with_permissions: bool = False) -> Json:
+def member_payload(
+    member: Member, *, with_permissions: bool = False, permissions: int | None = None
+) -> Json:
+    """A guild member; an interaction's carries its permissions (in the interaction's channel,
+    when `permissions` gives them)."""
     data: Json = {
         "user": user_payload(member.user),
         "roles": [str(role_id) for role_id in member.role_ids],
@@ -77,7 +81,9 @@ def member_payload(member: Member, *, with_permissions: bool = False) -> Json:
         "pending": False,
         "communication_disabled_until": None,
     }
-    if with_permissions:
+    if permissions is not None:
+        data["permissions"] = str(permissions)
+    elif with_permissions:
         data["permissions"] = str(member.permissions)
     return data
 
@@ -98,7 +104,7 @@ def channel_payload(channel: Channel, *, permissions: int | None = None) -> Json
         "guild_id": str(channel.guild_id),
         "name": channel.name,
         "position": channel.position,
-        "permission_overwrites": [],
+        "permission_overwrites": [overwrite_payload(o) for o in channel.overwrites],
         "topic": None,
         "nsfw": False,
         "last_message_id": None,
@@ -111,9 +117,23 @@ def channel_payload(channel: Channel, *, permissions: int | None = None) -> Json
     return data
 
 
-def guild_create_payload(guild: Guild, bot_member: Member) -> Json:
-    """A GUILD_CREATE: the full guild, its channels and roles, and the bot's own member."""
+def overwrite_payload(overwrite: Overwrite) -> Json:
     return {
+        "id": str(overwrite.id),
+        "type": overwrite.type,
+        "allow": str(overwrite.allow),
+        "deny": str(overwrite.deny),
+    }
+
+
+def guild_create_payload(guild: Guild, bot_member: Member, *, joined: bool = False) -> Json:
+    """A GUILD_CREATE: the full guild, its channels and roles, and the bot's own member.
+
+    `joined`: the bot has just been added to the guild. Discord then leaves `unavailable`
+    out (it sends `false` for a guild coming back after an outage or on connecting), which is
+    how a client tells a new guild from a known one.
+    """
+    data: Json = {
         "id": str(guild.id),
         "name": guild.name,
         "icon": None,
@@ -133,7 +153,9 @@ def guild_create_payload(guild: Guild, bot_member: Member) -> Json:
         "features": list(guild.features),
         "mfa_level": 0,
         "application_id": None,
-        "system_channel_id": str(guild.text_channel.id) if guild.channels else None,
+        "system_channel_id": None
+        if guild.system_channel_id is None
+        else str(guild.system_channel_id),
         "system_channel_flags": 0,
         "rules_channel_id": None,
         "public_updates_channel_id": None,
@@ -159,6 +181,9 @@ def guild_create_payload(guild: Guild, bot_member: Member) -> Json:
         "guild_scheduled_events": [],
         "soundboard_sounds": [],
     }
+    if joined:
+        del data["unavailable"]
+    return data
 
 
 def partial_guild_payload(guild: Guild) -> Json:

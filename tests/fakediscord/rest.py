@@ -483,9 +483,17 @@ class Routes:
             if not channel.recipient.dms_open:
                 raise DiscordError(403, errors.CANNOT_MESSAGE_USER)
         else:
-            needed = Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES
-            if self.state.bot_permissions_in(channel) & needed != needed:
+            allowed = self.state.bot_permissions_in(channel)
+            if not allowed & Permission.VIEW_CHANNEL:
+                raise DiscordError(403, errors.MISSING_ACCESS)
+            needed = Permission.SEND_MESSAGES | (Permission.ATTACH_FILES if request[UPLOADS] else 0)
+            if allowed & needed != needed:
                 raise DiscordError(403, errors.MISSING_PERMISSIONS)
+            if request[BODY].get("embeds") and not allowed & Permission.EMBED_LINKS:
+                # Discord refuses a message of embeds alone, and drops the embeds of any other.
+                if not (request[BODY].get("content") or request[UPLOADS]):
+                    raise DiscordError(403, errors.MISSING_PERMISSIONS)
+                request[BODY]["embeds"] = []
         body: Json = request[BODY]
         stored = self.state.messages.create(
             channel_id=channel.id, author=self.state.bot_user, body=body, uploads=request[UPLOADS]

@@ -13,6 +13,7 @@ import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from tests.fakediscord.entities import (
     Channel,
     Guild,
     Member,
+    Overwrite,
     Permission,
     Role,
     User,
+    utcnow,
 )
 from tests.fakediscord.gateway import Gateway, Identity
 from tests.fakediscord.honesty import honesty_middleware
@@ -45,7 +48,13 @@ from tests.fakediscord.interactions import (
 from tests.fakediscord.invocation import PayloadBuilder, check_available, split_name
 from tests.fakediscord.messages import Message
 from tests.fakediscord.openapi import DiscordSpec
-from tests.fakediscord.payloads import Json, guild_create_payload, role_payload, user_payload
+from tests.fakediscord.payloads import (
+    Json,
+    channel_payload,
+    guild_create_payload,
+    role_payload,
+    user_payload,
+)
 from tests.fakediscord.ratelimits import Injection
 from tests.fakediscord.reference import discord_openapi_path
 from tests.fakediscord.rest import Routes
@@ -197,10 +206,15 @@ class FakeDiscord:
         everyone_permissions: int = int(DEFAULT_EVERYONE),
         bot_permissions: int = int(DEFAULT_BOT),
         shard: tuple[int, int] | None = None,
+        system_channel: bool = True,
+        announce: bool = True,
     ) -> Guild:
-        """A guild with the bot in it (announced with GUILD_CREATE when the bot is online).
+        """A guild the bot has just been added to, announced with GUILD_CREATE when the bot
+        is online. Its #general is its system channel unless `system_channel` is False.
 
         `shard=(shard_id, shard_count)` picks an id that Discord routes to that shard.
+        With `announce=False` nothing is sent yet: shape the guild first (overwrites,
+        channels), then `await announce_guild(guild)`.
         """
         guild = self.state.new_guild(
             name,
@@ -208,22 +222,56 @@ class FakeDiscord:
             everyone_permissions=everyone_permissions,
             bot_permissions=bot_permissions,
             guild_id=None if shard is None else self.state.ids.next_on_shard(*shard),
+            system_channel=system_channel,
         )
+        if announce:
+            await self.announce_guild(guild)
+        return guild
+
+    async def announce_guild(self, guild: Guild) -> None:
+        """The GUILD_CREATE Discord sends when the bot joins `guild` (if the bot is online)."""
         if self.gateway.has_session:
             await self.gateway.dispatch(
-                "GUILD_CREATE", guild_create_payload(guild, self.state.bot_members[guild.id])
+                "GUILD_CREATE",
+                guild_create_payload(guild, self.state.bot_members[guild.id], joined=True),
             )
-        return guild
+
+    async def create_text_channel(
+        self, guild: Guild, name: str, *, overwrites: Sequence[Overwrite] = ()
+    ) -> Channel:
+        """A new text channel in `guild` (announced with CHANNEL_CREATE)."""
+        channel = self.state.add_text_channel(guild, name)
+        channel.overwrites.extend(overwrites)
+        if self.gateway.has_session:
+            await self.gateway.dispatch("CHANNEL_CREATE", channel_payload(channel))
+        return channel
+
+    async def set_channel_permissions(
+        self, channel: Channel, target: Role | Member | User, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Set (replace) `target`'s overwrite in `channel`, as an admin does in its settings;
+        the bot hears of it through CHANNEL_UPDATE."""
+        kind = 0 if isinstance(target, Role) else 1
+        channel.overwrites[:] = [o for o in channel.overwrites if o.id != target.id]
+        channel.overwrites.append(Overwrite(id=target.id, type=kind, allow=allow, deny=deny))
+        if self.gateway.has_session:
+            await self.gateway.dispatch("CHANNEL_UPDATE", channel_payload(channel))
+
+    def bot_role(self, guild: Guild) -> Role:
+        """The role Discord made for the bot when it joined `guild`."""
+        return next(role for role in guild.roles if role.managed)
 
     def add_guilds_quietly(
         self, count: int, *, channels: int = 1, roles: int = 0, prefix: str = "Guild"
     ) -> list[Guild]:
         """Many guilds at once, each with `channels` text channels and `roles` extra roles,
         without dispatching anything (for start-up benchmarks: add them before the bot
-        connects and they arrive in READY and GUILD_CREATE)."""
+        connects and they arrive in READY and GUILD_CREATE). They are an established bot's
+        servers: it joined them a month ago."""
         made = []
+        joined = utcnow() - timedelta(days=30)
         for index in range(count):
-            guild = self.state.new_guild(f"{prefix} {index}")
+            guild = self.state.new_guild(f"{prefix} {index}", bot_joined_at=joined)
             for number in range(1, channels):
                 self.state.add_text_channel(guild, f"channel-{number}")
             for number in range(roles):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tests.fakediscord.commands import CommandRegistry
@@ -105,7 +106,11 @@ class DiscordState:
         everyone_permissions: int = int(DEFAULT_EVERYONE),
         bot_permissions: int = int(DEFAULT_BOT),
         guild_id: int | None = None,
+        system_channel: bool = True,
+        bot_joined_at: datetime | None = None,
     ) -> Guild:
+        """A guild with a #general channel (its system channel unless `system_channel` is
+        False) and the bot in it, since `bot_joined_at` (default: now)."""
         guild_id = guild_id or self.ids.next()
         owner = owner or self.new_user(f"owner-{guild_id % 10_000}")
         guild = Guild(id=guild_id, name=name, owner_id=owner.id, locale=locale)
@@ -126,8 +131,11 @@ class DiscordState:
         )
         guild.channels.append(channel)
         self.channels[channel.id] = channel
+        guild.system_channel_id = channel.id if system_channel else None
         guild.members[owner.id] = Member(user=owner, guild=guild)
         bot_member = Member(user=self.bot_user, guild=guild, role_ids=[bot_role.id])
+        if bot_joined_at is not None:
+            bot_member.joined_at = bot_joined_at
         guild.members[self.bot_user.id] = bot_member
         self.bot_members[guild_id] = bot_member
         self.guilds[guild_id] = guild
@@ -154,7 +162,7 @@ class DiscordState:
         return channel
 
     def bot_permissions_in(self, channel: Channel) -> int:
-        """What the bot may do in `channel` (everything in its own DMs)."""
+        """What the bot may do in `channel`, overwrites applied (everything in its own DMs)."""
         if channel.guild_id is None:
             return (1 << 51) - 1
-        return self.bot_members[channel.guild_id].permissions
+        return self.bot_members[channel.guild_id].permissions_in(channel)

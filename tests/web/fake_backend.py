@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.join_types import JoinCredentials, JoinPicture, JoinState, JoinView
 from bot.web.join import JoinBackend
 
 
@@ -16,6 +16,7 @@ class IssuedCode:
     state: JoinState
     view: JoinView
     credentials: JoinCredentials
+    picture: JoinPicture | None = None
 
 
 @dataclass
@@ -37,12 +38,18 @@ class FakeBackend(JoinBackend):
         ends_in: int = 300,
         url: str = "wss://livekit.example.test",
         token: str | None = None,
+        picture: bytes | None = None,
     ) -> str:
         code = secrets.token_urlsafe(16)
         now = int(time.time())
         self.codes[code] = IssuedCode(
             state=state,
-            view=JoinView(avatar_name=avatar_name, max_seconds=max_seconds, expires_at=now + 900),
+            view=JoinView(
+                avatar_name=avatar_name,
+                max_seconds=max_seconds,
+                expires_at=now + 900,
+                has_picture=picture is not None,
+            ),
             credentials=JoinCredentials(
                 url=url,
                 token=token or f"token-{secrets.token_hex(8)}",
@@ -51,6 +58,7 @@ class FakeBackend(JoinBackend):
                 max_seconds=max_seconds,
                 avatar_name=avatar_name,
             ),
+            picture=None if picture is None else JoinPicture(picture, "image/jpeg"),
         )
         return code
 
@@ -84,3 +92,12 @@ class FakeBackend(JoinBackend):
         if self.error is not None:
             raise self.error
         self.ended_reasons.append((code, reason))
+
+    async def picture(self, code: str) -> tuple[JoinState, JoinPicture | None]:
+        self.calls.append(("picture", code))
+        if self.error is not None:
+            raise self.error
+        issued = self.codes.get(code)
+        if issued is None:
+            return JoinState.UNKNOWN, None
+        return issued.state, issued.picture if issued.state is JoinState.OK else None
