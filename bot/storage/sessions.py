@@ -8,7 +8,7 @@ tracker resumed after a crash) changes nothing and never counts a session twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.settings import Dialect
@@ -16,6 +16,7 @@ from bot.storage.admission import AdmissionPolicy, Period, PeriodUsage, UsageQue
 from bot.storage.common import Clock, unix_now
 from bot.storage.database import Database
 from bot.storage.errors import NotFoundError
+from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -83,8 +84,17 @@ class SessionRepository:
         self._db = db
         self._clock = clock
 
-    async def reserve(self, new: NewSession, policy: AdmissionPolicy) -> Session:
-        """Check the limits and record the reservation in one `BEGIN IMMEDIATE` transaction.
+    async def reserve(
+        self,
+        new: NewSession,
+        policy: AdmissionPolicy,
+        *,
+        owner: int | None = None,
+        intent: NewIntent | None = None,
+    ) -> Session:
+        """Check the limits and record the reservation in one `BEGIN IMMEDIATE` transaction,
+        owned by process `owner`, with the intent to create it at Runway when given (its
+        `record_id` becomes the reservation's id).
 
         Raises `LimitReached` (from the policy) to refuse, and `NotFoundError` if `avatar_id`
         is not an avatar of the guild.
@@ -104,13 +114,16 @@ class SessionRepository:
             policy.admit(new, _usage(tx, new.guild_id, new.member_id, query), now)
             row = tx.fetch_one(
                 "INSERT INTO sessions (guild_id, member_id, avatar_id, preset_id, avatar_label,"
-                " dialect, max_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " dialect, max_seconds, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (
                     new.guild_id, new.member_id, new.avatar_id, new.preset_id, new.avatar_label,
-                    new.dialect, new.max_seconds, now,
+                    new.dialect, new.max_seconds, now, owner,
                 ),
             )  # fmt: skip
             assert row is not None, "INSERT ... RETURNING returns the row"
+            if intent is not None and owner is not None:
+                insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
             return _reservation(row[0], new, now)
 
         return await self._db.write(body)
@@ -139,6 +152,33 @@ class SessionRepository:
             " seed_credentials = NULL WHERE id = ? AND state IN ('RESERVED', 'OPEN')",
             (reason, self._clock(), session_id),
         )
+
+    async def note_runway_id(self, session_id: int, runway_id: str) -> bool:
+        """Record the Runway session a released reservation turned out to have (found by
+        reconciliation after its answer was lost), so the books name every Runway session."""
+        return await self._write_changed(
+            "UPDATE sessions SET runway_id = ? WHERE id = ? AND runway_id IS NULL"
+            " AND state IN ('RELEASED', 'SETTLED')",
+            (runway_id, session_id),
+        )
+
+    async def release_owned_by(self, owners: list[int], reason: EndReason) -> list[int]:
+        """Release the reservations (never sent to Runway) of processes that are gone."""
+        if not owners:
+            return []
+        marks = ",".join("?" * len(owners))
+        now = self._clock()
+        rows = await self._db.write(
+            lambda tx: tx.fetch_all(
+                "UPDATE sessions SET state = 'RELEASED', end_reason = ?, ended_at = ?"  # noqa: S608 - only placeholders
+                f" WHERE state = 'RESERVED' AND owner IN ({marks}) AND NOT EXISTS ("
+                " SELECT 1 FROM runway_intents i WHERE i.kind = 'session'"
+                " AND i.record_id = sessions.id AND i.state IN ('PENDING', 'UNSURE'))"
+                " RETURNING id",
+                (reason, now, *owners),
+            )
+        )
+        return [int(row[0]) for row in rows]
 
     async def settle(
         self, session_id: int, *, used_seconds: int, end_reason: EndReason, ended_at: int
