@@ -111,6 +111,8 @@ async def run(settings: Settings) -> None:
         await stack.enter_async_context(bot)
         # The bot starts the tracker once its cogs listen for settled sessions; it stops
         # before the bot closes (below), and here too if start-up fails half-way.
+        stack.push_async_callback(services.identity.stop)
+        stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
@@ -122,6 +124,7 @@ async def run(settings: Settings) -> None:
             _raise_startup_problem(client_task)
         log.info("stopping")
         await services.tracker.stop()
+        await services.reconciler.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)
 

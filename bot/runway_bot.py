@@ -68,7 +68,10 @@ class RunwayCharactersBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        # Started only now that the cogs listen for settled sessions (their summary DMs).
+        # Started only now that the cogs listen for settled sessions and reconciled intents
+        # (their DMs). The first reconciliation settles whatever a killed process left.
+        self.services.identity.start_heartbeat()
+        self.services.reconciler.start()
         self.services.tracker.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")

@@ -119,7 +119,10 @@ class RunwayClient:
     async def create_avatar(self, spec: AvatarSpec) -> Avatar:
         self._require(Operation.AVATAR_CREATE)
         data = await self._json(
-            "POST", "/v1/avatars", json=self.rules.avatar_body(spec), http_timeout=self._create_timeout
+            "POST",
+            "/v1/avatars",
+            json=self.rules.avatar_body(spec),
+            http_timeout=self._create_timeout,
         )
         return self._parse(lambda: self.rules.parse_created_avatar(data, spec))
 

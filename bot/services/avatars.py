@@ -26,8 +26,11 @@ from bot.runway.models import Avatar as RunwayAvatar
 from bot.runway.models import AvatarChanges, AvatarSpec
 from bot.runway.models import AvatarStatus as RunwayStatus
 from bot.services.actors import Actor, Permissions
+from bot.services.billable import Adopted, BillableCalls, IntentKind, NotCreated, StillChecking
 from bot.services.document_cleanup import delete_everywhere
 from bot.services.images import MAX_IMAGE_BYTES, check_image, data_uri
+from bot.services.processes import ProcessIdentity
+from bot.services.reconcile_kinds import avatar_fingerprint
 from bot.services.text_rules import clean_name, clean_personality, clean_start_script
 from bot.services.voices import VoiceCatalog
 from bot.storage import (
@@ -43,8 +46,10 @@ from bot.storage import (
     JsonValue,
     NewAvatar,
     ReviewState,
+    unix_now,
 )
 from bot.storage import LimitReached as StorageLimit
+from bot.storage.intents import NewIntent
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,8 @@ class AvatarService:
         permissions: Permissions,
         runway: RunwayClient,
         voices: VoiceCatalog,
+        billable: BillableCalls,
+        identity: ProcessIdentity,
         fetcher: SafeFetcher | None = None,
         wait_seconds: float = AVATAR_WAIT_SECONDS,
         poll_interval: float = 2.0,
@@ -113,6 +120,8 @@ class AvatarService:
         self._audit = audit
         self._permissions = permissions
         self._runway = runway
+        self._billable = billable
+        self._identity = identity
         self.voices = voices
         self._fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
         self._wait_seconds = wait_seconds
@@ -152,8 +161,25 @@ class AvatarService:
         await progress("Checking the image…")
         reference, source_url = await self._reference_image(image)
         review = ReviewState.PENDING if settings.approval_required else ReviewState.APPROVED
+        spec = AvatarSpec(
+            name=draft.name,
+            reference_image=reference,
+            personality=draft.personality,
+            voice_preset=draft.voice,
+            start_script=draft.start_script,
+        )
+        intent = NewIntent(
+            kind=IntentKind.AVATAR,
+            guild_id=guild_id,
+            member_id=actor.user_id,
+            name=draft.name,
+            fingerprint=avatar_fingerprint(
+                draft.name, draft.personality, draft.voice, draft.start_script
+            ),
+            decide_after=unix_now() + int(self._runway.create_read_seconds),
+        )
         try:
-            record = await self._avatars.add(
+            record, intent_id = await self._avatars.add_with_intent(
                 NewAvatar(
                     guild_id=guild_id,
                     name=draft.name,
@@ -164,6 +190,8 @@ class AvatarService:
                     image_source_url=source_url,
                     review_state=review,
                 ),
+                intent,
+                self._identity.id,
                 max_avatars=max_avatars,
             )
         except DuplicateNameError:
@@ -176,19 +204,24 @@ class AvatarService:
 
         await progress("Sending the avatar to Runway…")
         try:
-            created = await self._runway.create_avatar(
-                AvatarSpec(
-                    name=draft.name,
-                    reference_image=reference,
-                    personality=draft.personality,
-                    voice_preset=draft.voice,
-                    start_script=draft.start_script,
-                )
+            answer = await self._billable.call(
+                intent_id,
+                lambda: self._runway.create_avatar(spec),
+                what=f"the avatar {draft.name}",
+                progress=progress,
             )
-        except RunwayError:
+        except StillChecking:
+            raise  # the placeholder keeps the name while the reconciler finds out
+        except (RunwayError, NotCreated):
             await self._avatars.delete(guild_id, record.id)
             raise
+        created = (
+            await self._runway.get_avatar(answer.runway_id)
+            if isinstance(answer, Adopted)
+            else answer
+        )
         record = await self._store_runway_state(guild_id, record.id, created, first=True)
+        await self._billable.adopted(intent_id, created.id)
         await self._audit.record(
             guild_id,
             AuditEvent(

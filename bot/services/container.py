@@ -13,8 +13,17 @@ from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
 from bot.services.avatars import AvatarService
+from bot.services.billable import (
+    INLINE_CHECK_SECONDS,
+    SLOW_NOTICE_SECONDS,
+    UNSURE_GRACE_SECONDS,
+    BillableCalls,
+)
 from bot.services.knowledge import KnowledgeService
+from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService, default_limits
+from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
+from bot.services.reconciler import INTERVAL_SECONDS, Reconciler
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
@@ -30,6 +39,7 @@ from bot.storage import (
     UsageRepository,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.intents import IntentRepository, ProcessRepository
 from bot.storage.quotas import QuotaRepository
 
 
@@ -45,6 +55,8 @@ class Services:
     quotas: QuotaService
     alerts: BudgetAlerts
     usage: UsageReports
+    identity: ProcessIdentity
+    reconciler: Reconciler
 
 
 async def build_services(
@@ -58,7 +70,21 @@ async def build_services(
     avatar_poll_interval: float = 2.0,
     session_poll_interval: float = 1.0,
     tracker_poll_seconds: float = 5.0,
+    unsure_grace_seconds: int = UNSURE_GRACE_SECONDS,
+    inline_check_seconds: float = INLINE_CHECK_SECONDS,
+    slow_notice_seconds: float = SLOW_NOTICE_SECONDS,
+    reconcile_interval: float = INTERVAL_SECONDS,
 ) -> Services:
+    """Build every service; registers this process (its id owns what it reserves)."""
+    identity = ProcessIdentity(ProcessRepository(database))
+    await identity.register()
+    intents = IntentRepository(database)
+    billable = BillableCalls(
+        intents,
+        grace_seconds=unsure_grace_seconds,
+        inline_seconds=inline_check_seconds,
+        slow_notice_seconds=slow_notice_seconds,
+    )
     guilds = GuildSettingsRepository(database)
     state = AppStateRepository(database)
     permissions = Permissions(guilds)
@@ -73,12 +99,26 @@ async def build_services(
         permissions=permissions,
         runway=runway,
         voices=voices,
+        billable=billable,
+        identity=identity,
         fetcher=fetcher,
         poll_interval=avatar_poll_interval,
     )
     sessions = SessionRepository(database)
     usage = UsageRepository(database)
     tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    reconciler = Reconciler(
+        intents=intents,
+        sessions=sessions,
+        identity=identity,
+        handlers=[
+            AvatarHandler(avatars, runway),
+            DocumentHandler(documents, runway),
+            SessionHandler(sessions, runway, tracker.cancel_remote),
+        ],
+        interval=reconcile_interval,
+    )
+    billable.finder = reconciler
     quota_records = QuotaRepository(database)
     quotas = QuotaService(
         quotas=quota_records,
@@ -94,7 +134,12 @@ async def build_services(
         permissions=permissions,
         avatars=avatar_service,
         knowledge=KnowledgeService(
-            avatars=avatars, documents=documents, permissions=permissions, runway=runway
+            avatars=avatars,
+            documents=documents,
+            permissions=permissions,
+            runway=runway,
+            billable=billable,
+            identity=identity,
         ),
         sessions=SessionService(
             sessions=sessions,
@@ -105,6 +150,8 @@ async def build_services(
             join_base_url=join_base_url,
             max_seconds=session_max_seconds,
             ready_poll=session_poll_interval,
+            billable=billable,
+            identity=identity,
         ),
         tracker=tracker,
         quotas=quotas,
@@ -116,4 +163,6 @@ async def build_services(
             quotas=quotas,
             runway=runway,
         ),
+        identity=identity,
+        reconciler=reconciler,
     )

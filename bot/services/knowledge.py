@@ -23,8 +23,11 @@ from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import AvatarChanges
 from bot.services.actors import Actor, Permissions
+from bot.services.billable import Adopted, BillableCalls, IntentKind, Progress
 from bot.services.document_cleanup import delete_everywhere
 from bot.services.knowledge_text import read_knowledge_file
+from bot.services.processes import ProcessIdentity
+from bot.services.reconcile_kinds import document_fingerprint
 from bot.services.text_rules import clean_document_name
 from bot.storage import (
     AuditEvent,
@@ -38,6 +41,7 @@ from bot.storage import (
     TokenBudgetExceededError,
     unix_now,
 )
+from bot.storage.intents import NewIntent
 
 BUDGET: Final = catalog.KNOWLEDGE_TOKENS_PER_AVATAR
 ORPHAN_GRACE_SECONDS: Final = 600
@@ -66,11 +70,16 @@ class KnowledgeService:
         documents: DocumentRepository,
         permissions: Permissions,
         runway: RunwayClient,
+        billable: BillableCalls,
+        identity: ProcessIdentity,
     ) -> None:
         self._avatars = avatars
         self._documents = documents
         self._permissions = permissions
         self._runway = runway
+        self._billable = billable
+        self._intents = billable.intents
+        self._identity = identity
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def add(
@@ -82,6 +91,7 @@ class KnowledgeService:
         filename: str,
         data: bytes,
         name: str | None = None,
+        progress: Progress | None = None,
     ) -> tuple[Document, KnowledgeSummary]:
         settings = await self._permissions.require_manager(
             guild_id, actor, doing="Adding knowledge"
@@ -96,12 +106,30 @@ class KnowledgeService:
             used = await self._documents.tokens_for_avatar(guild_id, avatar.id)
             if used + text.tokens > BUDGET:
                 raise _over_budget(avatar, used, text.tokens)
-            remote = await self._runway.create_document(label, text.text)
+            intent = await self._intents.add(
+                NewIntent(
+                    kind=IntentKind.DOCUMENT,
+                    guild_id=guild_id,
+                    member_id=actor.user_id,
+                    name=label,
+                    fingerprint=document_fingerprint(label, text.text),
+                    decide_after=unix_now() + int(self._runway.create_read_seconds),
+                    detail={"avatar_id": avatar.id, "tokens": text.tokens},
+                ),
+                self._identity.id,
+            )
+            answer = await self._billable.call(
+                intent.id,
+                lambda: self._runway.create_document(label, text.text),
+                what=f"the file {label}",
+                progress=progress,
+            )
+            runway_id = answer.runway_id if isinstance(answer, Adopted) else answer.id
             record = await self._documents.add(
                 NewDocument(
                     guild_id=guild_id,
                     avatar_id=avatar.id,
-                    runway_id=remote.id,
+                    runway_id=runway_id,
                     name=label,
                     tokens=text.tokens,
                     byte_size=text.byte_size,
@@ -109,8 +137,9 @@ class KnowledgeService:
                 ),
                 state=DocumentState.ORPHANED,
             )
+            await self._billable.adopted(intent.id, runway_id)
             attached = await self._documents.list_for_avatar(guild_id, avatar.id)
-            ids = (*(document.runway_id for document in attached), remote.id)
+            ids = (*(document.runway_id for document in attached), runway_id)
             try:
                 await self._runway.update_avatar(avatar.runway_id, AvatarChanges(document_ids=ids))
             except RunwayError:

@@ -23,11 +23,14 @@ from bot.runway import catalog
 from bot.runway.client import RunwayClient
 from bot.runway.dialects import Operation
 from bot.runway.errors import RunwayError
-from bot.runway.models import CustomAvatar, PresetAvatar, SessionSpec
+from bot.runway.models import CreatedSession, CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
+from bot.services.billable import Adopted, BillableCalls, IntentKind, NotCreated, Progress
 from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService
+from bot.services.reconcile_kinds import PRESET_TARGET, session_fingerprint
 from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
     Avatar,
@@ -42,6 +45,7 @@ from bot.storage import (
     unix_now,
 )
 from bot.storage import LimitReached as StorageLimit
+from bot.storage.intents import IntentState, NewIntent
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +94,14 @@ class SessionService:
         quotas: QuotaService,
         join_base_url: str,
         max_seconds: int,
+        billable: BillableCalls,
+        identity: ProcessIdentity,
         clock: Clock = unix_now,
         ready_wait: float = READY_WAIT_SECONDS,
         ready_poll: float = 1.0,
     ) -> None:
+        self._billable = billable
+        self._identity = identity
         self._sessions = sessions
         self._avatars = avatars
         self._runway = runway
@@ -123,13 +131,27 @@ class SessionService:
         return Target(label=avatar.name, avatar=avatar)
 
     async def start(
-        self, guild_id: int, actor: Actor, target: Target, *, minutes: int | None = None
+        self,
+        guild_id: int,
+        actor: Actor,
+        target: Target,
+        *,
+        minutes: int | None = None,
+        progress: Progress | None = None,
     ) -> StartedSession:
         wanted = self._max_seconds if minutes is None else minutes * 60
         # The quotas fit the call to what today's and this month's budgets have left; the
         # reservation's transaction then checks every limit again, with the facts of that moment.
         plan = await self._quotas.plan_start(guild_id, actor, min(wanted, self._max_seconds))
         max_seconds = self._runway.rules.clamp_session_seconds(plan.max_seconds)
+        shown = (
+            CustomAvatar(avatar_id=target.avatar.runway_id)
+            if target.avatar and target.avatar.runway_id
+            else PresetAvatar(preset_id=target.preset_id or "")
+        )
+        intent_target = (
+            shown.avatar_id if isinstance(shown, CustomAvatar) else PRESET_TARGET + shown.preset_id
+        )
         try:
             session = await self._sessions.reserve(
                 NewSession(
@@ -142,23 +164,34 @@ class SessionService:
                     preset_id=target.preset_id,
                 ),
                 plan.policy,
+                owner=self._identity.id,
+                intent=NewIntent(
+                    kind=IntentKind.SESSION,
+                    guild_id=guild_id,
+                    member_id=actor.user_id,
+                    name=target.label,
+                    fingerprint=session_fingerprint(intent_target, max_seconds),
+                    target=intent_target,
+                    decide_after=self._clock() + int(self._runway.create_read_seconds),
+                    detail={"max_seconds": max_seconds},
+                ),
             )
         except StorageLimit as limit:
             raise LimitReached(plan.policy.explain(limit, self._clock())) from None
+        intent_id = await self._billable.intents.for_record(IntentKind.SESSION, session.id)
         try:
-            created = await self._runway.create_session(
-                SessionSpec(
-                    avatar=(
-                        CustomAvatar(avatar_id=target.avatar.runway_id)
-                        if target.avatar and target.avatar.runway_id
-                        else PresetAvatar(preset_id=target.preset_id or "")
-                    ),
-                    max_seconds=max_seconds,
-                )
+            answer = await self._billable.call(
+                intent_id,
+                lambda: self._runway.create_session(
+                    SessionSpec(avatar=shown, max_seconds=max_seconds)
+                ),
+                what=f"your call with {target.label}",
+                progress=progress,
             )
-        except BaseException:  # Runway refused, or the command was cancelled: free the slot
+        except (RunwayError, NotCreated):
             await self._sessions.release(session.id, EndReason.START_FAILED)
             raise
+        created = CreatedSession(id=answer.runway_id) if isinstance(answer, Adopted) else answer
         code = secrets.token_urlsafe(CODE_BYTES)
         expires = self._clock() + JOIN_WINDOW_SECONDS
         credentials = (
@@ -175,7 +208,12 @@ class SessionService:
         )
         if opened is None:  # the tracker released it meanwhile; Runway's session must go too
             await self._tracker.cancel_remote(created.id)
+            await self._sessions.note_runway_id(session.id, created.id)
+            await self._billable.intents.resolve(
+                intent_id, IntentState.REMOVED, "released while being set up: cancelled"
+            )
             raise InvalidInput("The session was stopped while it was being set up; try again.")
+        await self._billable.adopted(intent_id, created.id)
         self._tracker.wake()
         return StartedSession(
             session=opened, join_url=f"{self._join_base_url}/join/{code}", link_expires_at=expires

@@ -83,8 +83,9 @@ class SessionTracker:
     async def check(self, session: Session) -> None:
         now = self._clock()
         if session.state is SessionState.RESERVED:
-            if now - session.created_at > ORPHAN_RESERVATION_SECONDS:
-                # A start that died between reserving and Runway answering.
+            # A reservation with an owner has an intent: reconciliation settles it, at once
+            # when its process is gone. Older rows fall back on a timeout.
+            if session.owner is None and now - session.created_at > ORPHAN_RESERVATION_SECONDS:
                 await self._release(session, EndReason.START_FAILED)
             return
         if self._runway.rules.supports(Operation.SESSION_GET):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -155,6 +156,17 @@ class IntentRepository:
         row = await self._db.fetch_one("SELECT * FROM runway_intents WHERE id = ?", (intent_id,))
         return None if row is None else _intent(row)
 
+    async def for_record(self, kind: str, record_id: int) -> int:
+        """The id of the intent written with the bot's record `record_id` of `kind`."""
+        row = await self._db.fetch_one(
+            "SELECT id FROM runway_intents WHERE kind = ? AND record_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (kind, record_id),
+        )
+        if row is None:
+            raise LookupError(f"no {kind} intent for record {record_id}")
+        return int(row[0])
+
     async def open_intents(self, *, limit: int = 200) -> list[Intent]:
         """Every unresolved intent, oldest first."""
         rows = await self._db.fetch_all(
@@ -185,21 +197,39 @@ class IntentRepository:
         assert row is not None, "an aggregate always returns a row"
         return IntentCounts(*(int(value) for value in row))
 
-    async def known_runway_ids(self, kind: str, runway_ids: list[str]) -> set[str]:
-        """Which of these Runway ids an intent of `kind` already claims."""
+    async def claim(self, intent_id: int, runway_id: str) -> bool:
+        """Name the object found for an open intent (before the caller records it), so no
+        other intent can take it; False if another intent already did."""
+        try:
+            return await self._write_changed(
+                "UPDATE runway_intents SET runway_id = ? WHERE id = ?"
+                " AND state IN ('PENDING', 'UNSURE')",
+                (runway_id, intent_id),
+            )
+        except sqlite3.IntegrityError:
+            return False
+
+    async def recorded(self, runway_ids: list[str], *, besides: int) -> set[str]:
+        """Which of these Runway ids the bot already knows: in its avatars, documents or
+        sessions, or claimed by an intent other than `besides`."""
         if not runway_ids:
             return set()
         marks = ",".join("?" * len(runway_ids))
+        ids = tuple(runway_ids)
         rows = await self._db.fetch_all(
-            f"SELECT runway_id FROM runway_intents WHERE kind = ? AND runway_id IN ({marks})",  # noqa: S608 - only placeholders
-            (kind, *runway_ids),
+            f"SELECT runway_id FROM avatars WHERE runway_id IN ({marks})"  # noqa: S608 - only placeholders
+            f" UNION SELECT runway_id FROM documents WHERE runway_id IN ({marks})"
+            f" UNION SELECT runway_id FROM sessions WHERE runway_id IN ({marks})"
+            f" UNION SELECT runway_id FROM runway_intents WHERE runway_id IN ({marks})"
+            " AND id <> ?",
+            (*ids, *ids, *ids, *ids, besides),
         )
         return {str(row[0]) for row in rows}
 
     async def mark_unsure(self, intent_id: int, *, decide_after: int) -> bool:
         """The answer was lost: a listing must settle it (not before `decide_after`)."""
         return await self._write_changed(
-            "UPDATE runway_intents SET state = 'UNSURE', decide_after = max(decide_after, ?)"
+            "UPDATE runway_intents SET state = 'UNSURE', decide_after = ?"
             " WHERE id = ? AND state IN ('PENDING', 'UNSURE')",
             (decide_after, intent_id),
         )

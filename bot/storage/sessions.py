@@ -73,6 +73,8 @@ class Session:
     consumed_at: int | None
     created_at: int
     ended_at: int | None
+    owner: int | None = None
+    """The process that made the reservation (None for rows from before schema 3)."""
 
     @property
     def live(self) -> bool:
@@ -124,7 +126,7 @@ class SessionRepository:
             assert row is not None, "INSERT ... RETURNING returns the row"
             if intent is not None and owner is not None:
                 insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
-            return _reservation(row[0], new, now)
+            return _reservation(row[0], new, now, owner)
 
         return await self._db.write(body)
 
@@ -208,6 +210,22 @@ class SessionRepository:
             " AND state = 'OPEN'",
             (consumed_at, session_id),
         )
+
+    async def by_id(self, session_id: int) -> Session | None:
+        """Any guild's session, for the bot's own bookkeeping (never for a member's input)."""
+        row = await self._db.fetch_one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return None if row is None else _session(row)
+
+    async def runway_ids_known(self, runway_ids: list[str]) -> set[str]:
+        """Which of these Runway sessions the bot has recorded."""
+        if not runway_ids:
+            return set()
+        marks = ",".join("?" * len(runway_ids))
+        rows = await self._db.fetch_all(
+            f"SELECT runway_id FROM sessions WHERE runway_id IN ({marks})",  # noqa: S608 - only placeholders
+            tuple(runway_ids),
+        )
+        return {str(row[0]) for row in rows}
 
     async def get(self, guild_id: int, session_id: int) -> Session | None:
         row = await self._db.fetch_one(
@@ -305,7 +323,7 @@ def _usage(tx: WriteTx, guild_id: int, member_id: int, query: UsageQuery) -> Usa
     )
 
 
-def _reservation(session_id: int, new: NewSession, now: int) -> Session:
+def _reservation(session_id: int, new: NewSession, now: int, owner: int | None) -> Session:
     """The row a reservation just inserted, built without reading it back: reserving is the hot
     path, and every other column starts empty."""
     return Session(
@@ -328,6 +346,7 @@ def _reservation(session_id: int, new: NewSession, now: int) -> Session:
         consumed_at=None,
         created_at=now,
         ended_at=None,
+        owner=owner,
     )
 
 
@@ -353,4 +372,5 @@ def _session(row: Row) -> Session:
         consumed_at=row["consumed_at"],
         created_at=row["created_at"],
         ended_at=row["ended_at"],
+        owner=row["owner"],
     )

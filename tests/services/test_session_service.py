@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from bot.errors import InvalidInput, LimitReached, NotFound
-from bot.runway.errors import UnavailableError
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarDraft, ImageUpload
+from bot.services.billable import NotCreated
 from bot.services.join_types import JoinState
 from bot.services.sessions import PRESET_PREFIX
 from bot.services.tracker import SessionTracker
@@ -78,7 +78,7 @@ async def test_server_concurrency_limit_holds_under_a_burst(world: World) -> Non
 
 async def test_runway_failure_releases_the_reservation(world: World) -> None:
     world.sandbox.inject("POST", "/v1/realtime_sessions", status=500, times=1)
-    with pytest.raises(UnavailableError):
+    with pytest.raises(NotCreated):
         await start(world)
     assert await world.services.sessions.live(GUILD, MEMBER) == []
     assert (await start(world)).session.state is SessionState.OPEN
