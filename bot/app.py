@@ -64,7 +64,12 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
             assert settings.runwayml_api_secret is not None  # the settings validator ensures it
             key = settings.runwayml_api_secret
             base_url = str(settings.runway_base_url)
-        client = RunwayClient(base_url=base_url, api_key=key, dialect=settings.runway_api_dialect)
+        client = RunwayClient(
+            base_url=base_url,
+            api_key=key,
+            dialect=settings.runway_api_dialect,
+            create_read_seconds=settings.runway_create_timeout_seconds,
+        )
         yield await stack.enter_async_context(client)
 
 

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
+from cogs.recovery import reconciliation_summary
 
 
 class About(commands.Cog):
@@ -29,7 +30,15 @@ class About(commands.Cog):
             value="Sandbox (emulated, free)" if settings.runway_sandbox else "Live",
         )
         embed.add_field(name="Uptime", value=duration_text(self.bot.uptime_seconds))
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+            embed.add_field(
+                name="Runway check (admins)",
+                value=await reconciliation_summary(self.bot, interaction.guild_id),
+                inline=False,
+            )
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

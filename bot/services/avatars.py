@@ -26,7 +26,14 @@ from bot.runway.models import Avatar as RunwayAvatar
 from bot.runway.models import AvatarChanges, AvatarSpec
 from bot.runway.models import AvatarStatus as RunwayStatus
 from bot.services.actors import Actor, Permissions
-from bot.services.billable import Adopted, BillableCalls, IntentKind, NotCreated, StillChecking
+from bot.services.billable import (
+    Adopted,
+    BillableCalls,
+    CannotTell,
+    IntentKind,
+    NotCreated,
+    StillChecking,
+)
 from bot.services.document_cleanup import delete_everywhere
 from bot.services.images import MAX_IMAGE_BYTES, check_image, data_uri
 from bot.services.processes import ProcessIdentity
@@ -212,7 +219,7 @@ class AvatarService:
             )
         except StillChecking:
             raise  # the placeholder keeps the name while the reconciler finds out
-        except (RunwayError, NotCreated):
+        except (RunwayError, NotCreated, CannotTell):
             await self._avatars.delete(guild_id, record.id)
             raise
         created = (

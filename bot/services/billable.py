@@ -71,6 +71,10 @@ class NotCreated(UserFacingError):
     """A lost answer, and Runway's listing proves nothing was made."""
 
 
+class CannotTell(UserFacingError):
+    """A lost answer, and a dialect that cannot list: the bot kept nothing, admins are told."""
+
+
 class Finder(Protocol):
     async def settle(self, intent_id: int, *, within: float) -> IntentState | None:
         """Look for the intent's object until it is resolved or `within` seconds pass;
@@ -123,13 +127,14 @@ class BillableCalls:
             # answer at all, Runway may still be working on it for a while.
             grace = 0 if error.status is not None else self._grace
             await self._intents.mark_unsure(intent_id, decide_after=self._clock() + grace)
+            problem = error.user_message
         except asyncio.CancelledError:
             # The command was cancelled mid-call: Runway may have acted; the reconciler looks.
             await asyncio.shield(
                 self._intents.mark_unsure(intent_id, decide_after=self._clock() + self._grace)
             )
             raise
-        return await self._look_for(intent_id, what, progress)
+        return await self._look_for(intent_id, what, progress, problem)
 
     @property
     def intents(self) -> IntentRepository:
@@ -142,11 +147,11 @@ class BillableCalls:
     async def failed(self, intent_id: int, outcome: str) -> None:
         await self._intents.resolve(intent_id, IntentState.FAILED, outcome)
 
-    async def _look_for(self, intent_id: int, what: str, progress: Progress | None) -> Adopted:
+    async def _look_for(
+        self, intent_id: int, what: str, progress: Progress | None, problem: str
+    ) -> Adopted:
         if progress is not None:
-            await progress(
-                f"Runway's answer about {what} got lost; checking whether Runway made it…"
-            )
+            await progress(f"Runway's answer about {what} got lost; checking whether it made it…")
         state = None
         if self.finder is not None:
             state = await self.finder.settle(intent_id, within=self._inline)
@@ -154,10 +159,16 @@ class BillableCalls:
             runway_id = await self.finder.runway_id(intent_id)
             if runway_id is not None:
                 return Adopted(runway_id)
+        if state is IntentState.UNRESOLVED:
+            raise CannotTell(
+                f"{problem} The Runway API this bot is set up for cannot tell whether {what} "
+                "was created anyway, so the bot kept nothing (admins see this in `/about`). "
+                "You can try again."
+            )
         if state is IntentState.FAILED:
             raise NotCreated(
-                f"Runway's answer about {what} got lost, and Runway's own list shows it was "
-                "never made: nothing was kept or charged. Try again."
+                f"{problem} Runway's own list confirms that {what} was not created, so nothing "
+                "was kept or charged."
             )
         raise StillChecking(
             f"Runway has not confirmed {what} yet, and its answer got lost. The bot keeps "

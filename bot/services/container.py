@@ -7,6 +7,7 @@ exactly the wiring that runs in production.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 
 from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
@@ -70,8 +71,8 @@ async def build_services(
     avatar_poll_interval: float = 2.0,
     session_poll_interval: float = 1.0,
     tracker_poll_seconds: float = 5.0,
-    unsure_grace_seconds: int = UNSURE_GRACE_SECONDS,
-    inline_check_seconds: float = INLINE_CHECK_SECONDS,
+    unsure_grace_seconds: int | None = None,
+    inline_check_seconds: float | None = None,
     slow_notice_seconds: float = SLOW_NOTICE_SECONDS,
     reconcile_interval: float = INTERVAL_SECONDS,
 ) -> Services:
@@ -79,10 +80,15 @@ async def build_services(
     identity = ProcessIdentity(ProcessRepository(database))
     await identity.register()
     intents = IntentRepository(database)
+    # Runway may still be working on a create it did not answer for about half as long as the
+    # bot waits for answers; the member's reply looks that long (and at most 20 s) itself.
+    grace = unsure_grace_seconds or max(
+        1, min(UNSURE_GRACE_SECONDS, ceil(runway.create_read_seconds / 2))
+    )
     billable = BillableCalls(
         intents,
-        grace_seconds=unsure_grace_seconds,
-        inline_seconds=inline_check_seconds,
+        grace_seconds=grace,
+        inline_seconds=inline_check_seconds or min(INLINE_CHECK_SECONDS, grace + 1.0),
         slow_notice_seconds=slow_notice_seconds,
     )
     guilds = GuildSettingsRepository(database)

@@ -215,8 +215,10 @@ class Reconciler:
             owner_dead and now >= intent.created_at + DEAD_OWNER_GRACE_SECONDS
         )
         if not handler.can_list():
-            if due and not inline:
-                await self._resolve(intent, await handler.unresolvable(intent), report)
+            # Nothing will ever tell more; inline, the member reads it in the command's reply.
+            if due or inline:
+                resolution = await handler.unresolvable(intent)
+                await self._resolve(intent, resolution, report, notify=not inline)
                 return IntentState.UNRESOLVED
             return None
         listing = await handler.listed(intent)
@@ -240,12 +242,18 @@ class Reconciler:
             await self._resolve(current, await handler.found(current, chosen), report)
             return IntentState.ADOPTED
         if due or (inline and now >= intent.decide_after):
-            await self._resolve(intent, await handler.absent(intent), report)
+            # Inline, the member reads the outcome in the command's own reply: no DM.
+            await self._resolve(intent, await handler.absent(intent), report, notify=not inline)
             return IntentState.FAILED
         return None
 
     async def _resolve(
-        self, intent: Intent, resolution: Resolution, report: PassReport | None
+        self,
+        intent: Intent,
+        resolution: Resolution,
+        report: PassReport | None,
+        *,
+        notify: bool = True,
     ) -> None:
         if not await self._intents.resolve(
             intent.id, resolution.state, resolution.outcome, runway_id=resolution.runway_id
@@ -254,7 +262,7 @@ class Reconciler:
         log.warning("intent %s (%s) resolved: %s", intent.id, intent.kind, resolution.outcome)
         if report is not None:
             report.resolved[resolution.state] = report.resolved.get(resolution.state, 0) + 1
-        for listener in self._listeners:
+        for listener in self._listeners if notify else ():
             try:
                 await listener(Outcome(intent, resolution))
             except Exception:  # a failed DM must not stop reconciling

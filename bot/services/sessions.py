@@ -26,7 +26,14 @@ from bot.runway.errors import RunwayError
 from bot.runway.models import CreatedSession, CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
-from bot.services.billable import Adopted, BillableCalls, IntentKind, NotCreated, Progress
+from bot.services.billable import (
+    Adopted,
+    BillableCalls,
+    CannotTell,
+    IntentKind,
+    NotCreated,
+    Progress,
+)
 from bot.services.join_types import JoinCredentials, JoinState, JoinView
 from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService
@@ -177,7 +184,9 @@ class SessionService:
                 ),
             )
         except StorageLimit as limit:
-            raise LimitReached(plan.policy.explain(limit, self._clock())) from None
+            raise LimitReached(
+                plan.policy.explain(limit, self._clock()), limit=limit.limit
+            ) from None
         intent_id = await self._billable.intents.for_record(IntentKind.SESSION, session.id)
         try:
             answer = await self._billable.call(
@@ -188,7 +197,7 @@ class SessionService:
                 what=f"your call with {target.label}",
                 progress=progress,
             )
-        except (RunwayError, NotCreated):
+        except (RunwayError, NotCreated, CannotTell):
             await self._sessions.release(session.id, EndReason.START_FAILED)
             raise
         created = CreatedSession(id=answer.runway_id) if isinstance(answer, Adopted) else answer

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bot.runway.sandbox import Sandbox
+from tests.e2e.avatar_steps import settled as settled_reply
 from tests.fakediscord import FakeDiscord, InteractionResult, Member, Message
 
 PRESET = "preset:cat-character"
@@ -114,9 +115,10 @@ def link_in(message: Message) -> tuple[str, str]:
 async def run(
     fake: FakeDiscord, command: str, member: Member, **options: Any
 ) -> tuple[InteractionResult, Message]:
-    """A /session subcommand as `member`: its result and its final reply."""
+    """A /session subcommand as `member`: its result and its final reply (past any '⏳'
+    progress line)."""
     result = await fake.invoke(command, member=member, options=options or None)
-    return result, await result.final(timeout=20.0)
+    return result, await settled_reply(fake, result, timeout=20.0)
 
 
 async def start_session(

@@ -409,7 +409,8 @@ RUNWAY_FAULTS: list[KnowledgeFault] = [
         "POST",
         DOCUMENTS,
         {"status": 500},
-        "Runway is unavailable at the moment; try again in a few minutes.",
+        "Runway is unavailable at the moment; try again in a few minutes. Runway's own list "
+        "confirms that the file facts.txt was not created, so nothing was kept or charged.",
     ),
     KnowledgeFault(
         "connection dropped after Runway attached it",

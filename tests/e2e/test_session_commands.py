@@ -401,30 +401,53 @@ async def test_a_call_runway_fails_costs_nothing(
 # One live session per member, and Runway's faults
 
 
-async def test_a_second_start_is_refused_while_the_first_is_live(
+async def test_a_second_start_offers_to_end_the_live_call_and_cancel_keeps_it(
     fake_discord: FakeDiscord, member: Member, runway: Sandbox, bot_workdir: Path
 ) -> None:
     await start_session(fake_discord, member)
     created_before = runway.requests("POST", SESSIONS_ROUTE)
 
-    _, refused = await run(fake_discord, "session start", member, avatar=PRESET)
+    _, offer = await run(fake_discord, "session start", member, avatar=PRESET)
 
-    assert refused.ephemeral
-    assert refused.embed.description == (
-        "You already have a live session here. End it with `/session end` first."
-    )
+    assert offer.ephemeral
+    assert "Your call with **Cat Character (Runway preset)** is still live" in offer.text
+    assert "press Rejoin" in offer.text
+    assert [b.label for b in offer.buttons] == ["End it and start the new call", "Cancel"]
+    kept = await fake_discord.press_button(offer, "Cancel", member=member)
+    await kept.final(timeout=10.0)
     assert runway.requests("POST", SESSIONS_ROUTE) == created_before
     assert len(fake_discord.dms(member)) == 1
     assert [row.state for row in session_rows(bot_workdir, member)] == ["OPEN"]
     await end_session(fake_discord, member)
-    again = await start_session(fake_discord, member)
-    assert again.dm is not None
+
+
+async def test_the_offer_ends_the_live_call_and_starts_the_new_one(
+    fake_discord: FakeDiscord, member: Member, runway: Sandbox, bot_workdir: Path
+) -> None:
+    await start_session(fake_discord, member)
+    _, offer = await run(fake_discord, "session start", member, avatar=PRESET)
+
+    await fake_discord.press_button(offer, "End it and start the new call", member=member)
+
+    link = await fake_discord.wait_for_dm(member, count=3)  # first link, summary, new link
+    assert "Join the call" in (link.embed.description or "")
+    rows = session_rows(bot_workdir, member)
+    assert [(row.state, row.end_reason) for row in rows] == [
+        ("SETTLED", "member_ended"),
+        ("OPEN", None),
+    ]
     await end_session(fake_discord, member)
 
 
 CREATE_FAULTS: dict[str, tuple[dict[str, Any], int, str]] = {
     # fault on POST /v1/realtime_sessions -> requests the bot made, what the member reads
-    "500": ({"status": 500}, 1, "Runway is unavailable at the moment; try again in a few minutes."),
+    "500": (
+        {"status": 500},
+        1,
+        "Runway is unavailable at the moment; try again in a few minutes. Runway's own list "
+        f"confirms that your call with {PRESET_LABEL} was not created, so nothing was kept or "
+        "charged.",
+    ),
     "400": (
         {"status": 400},
         1,
@@ -438,12 +461,9 @@ CREATE_FAULTS: dict[str, tuple[dict[str, Any], int, str]] = {
     "dropped": (
         {"drop": True},
         1,
-        "The connection to Runway broke off; try again in a moment.",
-    ),
-    "dropped_after_creating": (
-        {"drop": True, "before_handler": False},
-        1,
-        "The connection to Runway broke off; try again in a moment.",
+        "The connection to Runway broke off; try again in a moment. Runway's own list "
+        f"confirms that your call with {PRESET_LABEL} was not created, so nothing was kept or "
+        "charged.",
     ),
 }
 

@@ -128,7 +128,10 @@ async def test_a_runway_fault_at_start_releases_the_reservation(
     _, reply = await run(fake_discord, "session start", member, avatar="preset:influencer")
 
     assert reply.embed.description == (
-        "Runway is unavailable at the moment; try again in a few minutes."
+        "Runway is unavailable at the moment; try again in a few minutes. The Runway API this "
+        "bot is set up for cannot tell whether your call with Influencer (Runway preset) was "
+        "created anyway, so the bot kept nothing (admins see this in `/about`). You can try "
+        "again."
     )
     assert only_row(bot_workdir, member).state == "RELEASED"
     assert fake_discord.dms(member) == []
