@@ -53,6 +53,7 @@ from bot.storage import (
     JsonValue,
     NewAvatar,
     ReviewState,
+    row_id,
     unix_now,
 )
 from bot.storage import LimitReached as StorageLimit
@@ -253,8 +254,8 @@ class AvatarService:
         """An avatar of this server from an autocomplete id or a typed name."""
         text = value.strip()
         found: Avatar | None = None
-        if text.isdigit():
-            found = await self._avatars.get(guild_id, int(text))
+        if (number := row_id(text)) is not None:
+            found = await self._avatars.get(guild_id, number)
         if found is None and text:
             try:
                 found = await self._avatars.get_by_name(guild_id, text)
@@ -374,7 +375,8 @@ class AvatarService:
 
     async def review(self, guild_id: int, actor: Actor, avatar_id: int, *, approve: bool) -> Avatar:
         await self._permissions.require_manager(guild_id, actor, doing="Reviewing avatars")
-        avatar = await self._avatars.get(guild_id, avatar_id)
+        number = row_id(avatar_id)
+        avatar = None if number is None else await self._avatars.get(guild_id, number)
         if avatar is None:
             raise NotFound("That avatar no longer exists.")
         if avatar.review_state is not ReviewState.PENDING:

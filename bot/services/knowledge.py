@@ -39,6 +39,7 @@ from bot.storage import (
     NewDocument,
     ReviewState,
     TokenBudgetExceededError,
+    row_id,
     unix_now,
 )
 from bot.storage.intents import NewIntent
@@ -215,9 +216,10 @@ class KnowledgeService:
 
     async def _find(self, guild_id: int, avatar: Avatar, value: str) -> Document:
         text = value.strip()
+        number = row_id(text)
         documents = await self._documents.list_for_avatar(guild_id, avatar.id)
         for document in documents:
-            if str(document.id) == text or document.name.casefold() == text.casefold():
+            if document.id == number or document.name.casefold() == text.casefold():
                 return document
         raise NotFound(f"{avatar.name} has no knowledge document by that name.")
 
