@@ -8,7 +8,6 @@ refuses, so nothing half-made is ever usable.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,7 +34,7 @@ from bot.services.billable import (
     StillChecking,
 )
 from bot.services.document_cleanup import delete_everywhere
-from bot.services.images import MAX_IMAGE_BYTES, check_image, data_uri
+from bot.services.images import MAX_IMAGE_BYTES, PreparedImage, encode
 from bot.services.processes import ProcessIdentity
 from bot.services.reconcile_kinds import avatar_fingerprint
 from bot.services.text_rules import clean_name, clean_personality, clean_start_script
@@ -58,6 +57,7 @@ from bot.storage import (
 )
 from bot.storage import LimitReached as StorageLimit
 from bot.storage.intents import NewIntent
+from bot.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ class AvatarService:
         voices: VoiceCatalog,
         billable: BillableCalls,
         identity: ProcessIdentity,
+        images: WorkerPool,
         fetcher: SafeFetcher | None = None,
         wait_seconds: float = AVATAR_WAIT_SECONDS,
         poll_interval: float = 2.0,
@@ -130,6 +131,7 @@ class AvatarService:
         self._runway = runway
         self._billable = billable
         self._identity = identity
+        self._images = images
         self.voices = voices
         self._fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
         self._wait_seconds = wait_seconds
@@ -167,7 +169,7 @@ class AvatarService:
             guild_id, actor, doing="Creating avatars"
         )
         await progress("Checking the image…")
-        reference, source_url = await self._reference_image(image)
+        reference, source_url = await self._reference_image(image, progress)
         review = ReviewState.PENDING if settings.approval_required else ReviewState.APPROVED
         spec = AvatarSpec(
             name=draft.name,
@@ -403,16 +405,28 @@ class AvatarService:
         await self._permissions.require_manager(guild_id, actor, doing="Reading avatar history")
         return await self._audit.history(guild_id, limit=limit)
 
-    async def _reference_image(self, image: ImageSource) -> tuple[str, str | None]:
-        """What to send Runway as `referenceImage`, and the URL to remember (if any)."""
+    async def _reference_image(
+        self, image: ImageSource, progress: Progress
+    ) -> tuple[str, str | None]:
+        """What to send Runway as `referenceImage`, and the URL to remember (if any).
+
+        The image is checked (and packed, where Runway takes the bytes) in a worker process,
+        a few at a time: a member whose image waits for others is told so.
+        """
         if isinstance(image, ImageLink):
             data = await self._fetcher.fetch(image.url)
             url = image.url
         else:
             data, url = image.data, image.url
-        checked = await asyncio.to_thread(check_image, data)
-        if self._runway.rules.accepts_image_data:
-            return await asyncio.to_thread(data_uri, checked), (
+        limit = catalog.REFERENCE_DATA_URI_MAX if self._runway.rules.accepts_image_data else None
+
+        async def waiting() -> None:
+            await progress("Other images are being checked right now; yours is next…")
+
+        prepared: PreparedImage = await self._images.run("image", data, limit, waiting=waiting)
+        del data  # the bytes are the worker's business now
+        if prepared.payload is not None:
+            return encode(prepared.mime, prepared.payload), (
                 url if isinstance(image, ImageLink) else None
             )
         if len(url) > catalog.REFERENCE_HTTPS_MAX:

@@ -42,6 +42,10 @@ from bot.storage import (
 from bot.storage.books import BooksRepository
 from bot.storage.intents import IntentRepository, ProcessRepository
 from bot.storage.quotas import QuotaRepository
+from bot.workers.pool import WorkerPool
+
+IMAGES_AT_ONCE = 2
+"""Images decoded at once, each in its own worker (tens of MB for a moment each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ async def build_services(
         voices=voices,
         billable=billable,
         identity=identity,
+        images=WorkerPool(IMAGES_AT_ONCE),
         fetcher=fetcher,
         poll_interval=avatar_poll_interval,
     )
@@ -146,6 +151,7 @@ async def build_services(
             runway=runway,
             billable=billable,
             identity=identity,
+            counter=WorkerPool(1),
         ),
         sessions=SessionService(
             sessions=sessions,

@@ -43,6 +43,7 @@ from bot.storage import (
     unix_now,
 )
 from bot.storage.intents import NewIntent
+from bot.workers.pool import WorkerPool
 
 BUDGET: Final = catalog.KNOWLEDGE_TOKENS_PER_AVATAR
 ORPHAN_GRACE_SECONDS: Final = 600
@@ -73,6 +74,7 @@ class KnowledgeService:
         runway: RunwayClient,
         billable: BillableCalls,
         identity: ProcessIdentity,
+        counter: WorkerPool,
     ) -> None:
         self._avatars = avatars
         self._documents = documents
@@ -81,6 +83,7 @@ class KnowledgeService:
         self._billable = billable
         self._intents = billable.intents
         self._identity = identity
+        self._counter = counter
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def add(
@@ -103,10 +106,11 @@ class KnowledgeService:
             raise InvalidInput(f"{avatar.name} is not ready at Runway yet; try again shortly.")
         text = await asyncio.to_thread(read_knowledge_file, filename, data)
         label = clean_document_name(name or filename)
+        tokens: int = await self._counter.run("tokens", text.text.encode("utf-8"))
         async with self._locks[avatar.id]:
             used = await self._documents.tokens_for_avatar(guild_id, avatar.id)
-            if used + text.tokens > BUDGET:
-                raise _over_budget(avatar, used, text.tokens)
+            if used + tokens > BUDGET:
+                raise _over_budget(avatar, used, tokens)
             intent = await self._intents.add(
                 NewIntent(
                     kind=IntentKind.DOCUMENT,
@@ -115,7 +119,7 @@ class KnowledgeService:
                     name=label,
                     fingerprint=document_fingerprint(label, text.text),
                     decide_after=unix_now() + int(self._runway.create_read_seconds),
-                    detail={"avatar_id": avatar.id, "tokens": text.tokens},
+                    detail={"avatar_id": avatar.id, "tokens": tokens},
                 ),
                 self._identity.id,
             )
@@ -132,7 +136,7 @@ class KnowledgeService:
                     avatar_id=avatar.id,
                     runway_id=runway_id,
                     name=label,
-                    tokens=text.tokens,
+                    tokens=tokens,
                     byte_size=text.byte_size,
                     added_by=actor.user_id,
                 ),
@@ -156,7 +160,7 @@ class KnowledgeService:
                         actor.user_id,
                         "knowledge.add",
                         avatar.name,
-                        {"document": label, "tokens": text.tokens, "avatar_id": avatar.id},
+                        {"document": label, "tokens": tokens, "avatar_id": avatar.id},
                     ),
                 )
             except TokenBudgetExceededError as error:
