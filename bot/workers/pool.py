@@ -22,6 +22,7 @@ from bot.errors import UserFacingError
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS: Final = 120.0
+CHUNK_BYTES: Final = 64 * 1024
 
 
 class JobFailed(RuntimeError):
@@ -59,10 +60,13 @@ class WorkerPool:
         assert child.stdout is not None
         try:
             async with asyncio.timeout(self._timeout):
-                child.stdin.write(len(header).to_bytes(4, "big"))
-                child.stdin.write(header)
-                child.stdin.write(payload)  # written as is: no second copy of a large image
-                await child.stdin.drain()
+                child.stdin.write(len(header).to_bytes(4, "big") + header)
+                # In slices, each drained before the next: asyncio would otherwise copy the
+                # whole payload (an image of up to 20 MB) into its write buffer.
+                view = memoryview(payload)
+                for start in range(0, len(view), CHUNK_BYTES):
+                    child.stdin.write(view[start : start + CHUNK_BYTES])
+                    await child.stdin.drain()
                 child.stdin.close()
                 answer = await child.stdout.read()
                 code = await child.wait()
