@@ -9,6 +9,7 @@ are 192 random bits, stored only as a SHA-256 hash. A code is used up only by `r
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -35,6 +36,7 @@ from bot.services.billable import (
     Progress,
 )
 from bot.services.join_types import JoinCredentials, JoinState, JoinView
+from bot.services.join_vault import seal, secret_hash, unseal, valid_secret
 from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService
 from bot.services.reconcile_kinds import PRESET_TARGET, session_fingerprint
@@ -248,7 +250,7 @@ class SessionService:
     async def view(self, code: str) -> tuple[JoinState, JoinView | None]:
         session = await self._sessions.find_by_join_code(hash_code(code))
         state = self._state_of(session)
-        if state is not JoinState.OK or session is None:
+        if state not in (JoinState.OK, JoinState.IN_USE) or session is None:
             return state, None
         assert session.code_expires_at is not None
         return state, JoinView(
@@ -257,11 +259,18 @@ class SessionService:
             expires_at=session.code_expires_at,
         )
 
-    async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
+    async def redeem(
+        self, code: str, secret: str | None = None
+    ) -> tuple[JoinState, JoinCredentials | None]:
+        """The call's credentials the first time; later, again, to the browser whose
+        `secret` came with that first time (a reload, a dropped connection)."""
         digest = hash_code(code)
-        session = await self._sessions.use_join_code(digest, self._clock())
+        secret = valid_secret(secret)
+        session = await self._sessions.use_join_code(
+            digest, self._clock(), secret_hash=secret_hash(secret) if secret else None
+        )
         if session is None:
-            return self._state_of(await self._sessions.find_by_join_code(digest)), None
+            return await self._rejoin(digest, secret)
         try:
             url, token, room = await self._credentials(session)
         except RunwayError:
@@ -269,14 +278,49 @@ class SessionService:
             await self._tracker.end_now(session, EndReason.NEVER_READY)
             return JoinState.FAILED, None
         now = self._clock()
+        if secret is not None:
+            credentials = {"url": url, "token": token, "roomName": room}
+            await self._sessions.store_join_credentials(
+                session.id, seal(secret, credentials, context=digest)
+            )
         await self._sessions.mark_consumed(session.id, now)
         # The LiveKit server is no secret, and operators need it for LIVEKIT_ORIGINS.
         log.info("session %s joined through LiveKit at %s", session.id, urlsplit(url).netloc)
-        return JoinState.OK, JoinCredentials(
+        return JoinState.OK, self._join_credentials(session, url, token, room, now)
+
+    async def _rejoin(
+        self, digest: bytes, secret: str | None
+    ) -> tuple[JoinState, JoinCredentials | None]:
+        session = await self._sessions.find_by_join_code(digest)
+        state = self._state_of(session)
+        if state is not JoinState.IN_USE or session is None:
+            return state, None
+        if (
+            secret is None
+            or session.join_secret_hash is None
+            or not hmac.compare_digest(session.join_secret_hash, secret_hash(secret))
+        ):
+            return JoinState.USED, None  # someone else's browser: nothing to hand out
+        if session.join_credentials is None:
+            return JoinState.WARMING, None  # the first request still waits on Runway
+        opened = unseal(secret, session.join_credentials, context=digest)
+        if opened is None:
+            return JoinState.USED, None
+        log.info("session %s rejoined from the same browser", session.id)
+        since = session.consumed_at or self._clock()
+        return JoinState.OK, self._join_credentials(
+            session, opened["url"], opened["token"], opened["roomName"], since
+        )
+
+    @staticmethod
+    def _join_credentials(
+        session: Session, url: str, token: str, room: str, since: int
+    ) -> JoinCredentials:
+        return JoinCredentials(
             url=url,
             token=token,
             room_name=room,
-            ends_at=now + session.max_seconds,
+            ends_at=since + session.max_seconds,
             max_seconds=session.max_seconds,
             avatar_name=session.avatar_label,
         )
@@ -308,7 +352,7 @@ class SessionService:
         if session.state in (SessionState.SETTLED, SessionState.RELEASED):
             return JoinState.ENDED
         if session.code_used_at is not None:
-            return JoinState.USED
+            return JoinState.IN_USE
         if session.code_expires_at is None or session.code_expires_at <= self._clock():
             return JoinState.EXPIRED
         return JoinState.OK

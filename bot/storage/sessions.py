@@ -75,6 +75,9 @@ class Session:
     ended_at: int | None
     owner: int | None = None
     """The process that made the reservation (None for rows from before schema 3)."""
+    join_secret_hash: bytes | None = None
+    join_credentials: bytes | None = None
+    """Encrypted under the joining browser's secret; only while the session is live."""
 
     @property
     def live(self) -> bool:
@@ -195,12 +198,25 @@ class SessionRepository:
             (used_seconds, end_reason, ended_at, session_id),
         )
 
-    async def use_join_code(self, code_hash: bytes, now: int) -> Session | None:
-        """Use up a join code: the session the first time, None if used, expired or unknown."""
+    async def use_join_code(
+        self, code_hash: bytes, now: int, *, secret_hash: bytes | None = None
+    ) -> Session | None:
+        """Use up a join code: the session the first time, None if used, expired or unknown.
+
+        `secret_hash` binds the code to the browser that used it, so that browser alone can
+        rejoin the call later (see `store_join_credentials`).
+        """
         return await self._write_returning(
-            "UPDATE sessions SET code_used_at = ? WHERE join_code_hash = ?"
+            "UPDATE sessions SET code_used_at = ?, join_secret_hash = ? WHERE join_code_hash = ?"
             " AND code_used_at IS NULL AND code_expires_at > ? AND state = 'OPEN' RETURNING *",
-            (now, code_hash, now),
+            (now, secret_hash, code_hash, now),
+        )
+
+    async def store_join_credentials(self, session_id: int, sealed: bytes) -> bool:
+        """Keep the call's credentials, sealed, for a rejoin while the session is live."""
+        return await self._write_changed(
+            "UPDATE sessions SET join_credentials = ? WHERE id = ? AND state = 'OPEN'",
+            (sealed, session_id),
         )
 
     async def mark_consumed(self, session_id: int, consumed_at: int) -> bool:
@@ -373,4 +389,6 @@ def _session(row: Row) -> Session:
         created_at=row["created_at"],
         ended_at=row["ended_at"],
         owner=row["owner"],
+        join_secret_hash=row["join_secret_hash"],
+        join_credentials=row["join_credentials"],
     )

@@ -72,14 +72,21 @@ class Browser:
         check_join_headers(response)
         return response
 
-    async def join(self, code: str, *, hesitate: float = HESITATE_SECONDS) -> httpx.Response:
+    async def join(
+        self, code: str, *, hesitate: float = HESITATE_SECONDS, secret: str | None = None
+    ) -> httpx.Response:
         """What pressing Join does: the page's one POST for the call's credentials.
 
         A person takes a moment between the DM and the button; `hesitate=0` presses it at
         once, before Runway has the session ready (the bot then waits, "warming up").
+        `secret` is what the page keeps in the browser to rejoin the same call later.
         """
         await asyncio.sleep(hesitate)
-        response = await self.client.post(f"/join/{code}/credentials", headers=PAGE_HEADERS)
+        response = await self.client.post(
+            f"/join/{code}/credentials",
+            headers=PAGE_HEADERS,
+            json={} if secret is None else {"secret": secret},
+        )
         check_join_headers(response)
         return response
 

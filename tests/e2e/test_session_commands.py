@@ -211,16 +211,40 @@ async def test_the_link_shows_the_page_without_using_it_and_hands_out_credential
     assert row.consumed_at is not None
 
     again = await browser.join(started.code, hesitate=0)
-    assert (again.status_code, again.json()) == (404, INVALID)
+    assert (again.status_code, again.json()["state"]) == (404, "used_elsewhere")
+    assert "/session end" in again.json()["message"]
     unknown = await browser.join("A" * 32, hesitate=0)
     assert (unknown.status_code, unknown.json()) == (404, INVALID)
-    used_page = await browser.open(started.code)
+    used_page = await browser.open(started.code)  # the call is live: its browser may rejoin
+    assert used_page.status_code == 200
+    assert 'data-in-use="true"' in used_page.text
     unknown_page = await browser.open("B" * 32)
-    assert used_page.status_code == unknown_page.status_code == 404
-    assert used_page.text == unknown_page.text
-    assert "already been used or is not valid" in used_page.text
+    assert unknown_page.status_code == 404
+    assert "already been used or is not valid" in unknown_page.text
     assert runway.handled("POST", CONSUME_ROUTE) == consumed_before + 1
     await end_session(fake_discord, member)
+    ended_page = await browser.open(started.code)
+    assert "already over" in ended_page.text
+
+
+async def test_the_browser_that_joined_rejoins_the_same_call_and_no_other_can(
+    fake_discord: FakeDiscord, member: Member, runway: Sandbox, browser: Browser
+) -> None:
+    started = await start_session(fake_discord, member)
+    consumed_before = runway.handled("POST", CONSUME_ROUTE)
+    secret = "k" * 43
+
+    first = await browser.join(started.code, secret=secret)
+    rejoined = await browser.join(started.code, secret=secret)
+    stranger = await browser.join(started.code, secret="z" * 43)
+
+    assert first.status_code == rejoined.status_code == 200
+    assert rejoined.json()["token"] == first.json()["token"]
+    assert rejoined.json()["endsAt"] == first.json()["endsAt"]
+    assert stranger.json()["state"] == "used_elsewhere"
+    assert runway.handled("POST", CONSUME_ROUTE) == consumed_before + 1  # Runway's one consume
+    await end_session(fake_discord, member)
+    assert (await browser.join(started.code, secret=secret)).json() == ENDED
 
 
 async def test_minutes_choose_a_shorter_call_and_the_servers_maximum_caps_a_longer_one(

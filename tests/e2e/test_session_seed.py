@@ -77,7 +77,7 @@ async def test_the_link_hands_over_the_stored_credentials_once_and_the_pages_end
     assert body["roomName"] == f"sandbox-{row.runway_id}"
     refused = await browser.join(started.code)
     assert refused.status_code == 404
-    assert refused.json()["state"] == "invalid"
+    assert refused.json()["state"] == "used_elsewhere"
     _, status = await run(fake_discord, "session status", member)
     assert {f.name: f.value for f in status.embed.fields}["State"] == "in the call"
 

@@ -56,7 +56,7 @@ async def test_view_never_uses_the_code_and_redeem_works_once(world: World) -> N
     assert credentials.url.startswith("wss://")
     again, nothing = await world.services.sessions.redeem(code)
     assert (again, nothing) == (JoinState.USED, None)
-    assert (await world.services.sessions.view(code))[0] is JoinState.USED
+    assert (await world.services.sessions.view(code))[0] is JoinState.IN_USE
     assert (await world.services.sessions.redeem("x" * 32))[0] is JoinState.UNKNOWN
 
 
@@ -204,3 +204,48 @@ async def test_pending_avatar_is_refused_with_the_reason(world: World) -> None:
     with pytest.raises(InvalidInput) as caught:
         await world.services.sessions.target(GUILD, str(created.avatar.id))
     assert "approval" in caught.value.user_message
+
+
+SECRET = "s" * 43
+
+
+async def test_the_joining_browser_can_rejoin_with_its_secret_and_nobody_else(
+    world: World,
+) -> None:
+    started = await start(world)
+    code = code_of(started.join_url)
+    sessions = world.services.sessions
+
+    first, credentials = await sessions.redeem(code, SECRET)
+    again, same = await sessions.redeem(code, SECRET)
+    other, nothing = await sessions.redeem(code, "t" * 43)
+    bare, none = await sessions.redeem(code)
+    page, _ = await sessions.view(code)
+
+    assert (first, again, other, bare, page) == (
+        JoinState.OK,
+        JoinState.OK,
+        JoinState.USED,
+        JoinState.USED,
+        JoinState.IN_USE,
+    )
+    assert credentials is not None
+    assert same is not None
+    assert (same.url, same.token, same.room_name) == (
+        credentials.url,
+        credentials.token,
+        credentials.room_name,
+    )
+    assert nothing is None
+    assert none is None
+    assert world.sandbox.handled("POST", "/v1/realtime_sessions/{id}/consume") == 1
+    stored = await SessionRepository(world.database).get(GUILD, started.session.id)
+    assert stored is not None
+    assert stored.join_credentials is not None
+    assert credentials.token.encode() not in stored.join_credentials  # sealed, not stored plain
+
+    await sessions.end(GUILD, MEMBER)
+    ended = await SessionRepository(world.database).get(GUILD, started.session.id)
+    assert ended is not None
+    assert ended.join_credentials is None  # forgotten with the session
+    assert (await sessions.redeem(code, SECRET))[0] is JoinState.ENDED

@@ -49,3 +49,15 @@ CREATE UNIQUE INDEX runway_intents_runway_id ON runway_intents (kind, runway_id)
 -- A reservation belongs to the process that made it, so a dead process's reservation is
 -- resolved at once instead of after a timeout.
 ALTER TABLE sessions ADD COLUMN owner INTEGER REFERENCES processes (id);
+
+-- Rejoining a call from the same browser: the hash of a secret the join page generated and
+-- sent with its first request, and the call's credentials (from Runway's one-time consume)
+-- encrypted under that secret. Forgotten as soon as the session ends.
+ALTER TABLE sessions ADD COLUMN join_secret_hash BLOB;
+ALTER TABLE sessions ADD COLUMN join_credentials BLOB;
+
+CREATE TRIGGER sessions_forget_join_credentials AFTER UPDATE OF state ON sessions
+WHEN NEW.state IN ('SETTLED', 'RELEASED') AND NEW.join_credentials IS NOT NULL
+BEGIN
+    UPDATE sessions SET join_credentials = NULL WHERE id = NEW.id;
+END;
