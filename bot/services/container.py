@@ -24,7 +24,7 @@ from bot.services.knowledge import KnowledgeService
 from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
-from bot.services.reconciler import INTERVAL_SECONDS, Reconciler
+from bot.services.reconciler import DEAD_OWNER_GRACE_SECONDS, INTERVAL_SECONDS, Reconciler
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
@@ -128,6 +128,7 @@ async def build_services(
             SessionHandler(sessions, runway, tracker.cancel_remote),
         ],
         interval=reconcile_interval,
+        dead_grace=min(DEAD_OWNER_GRACE_SECONDS, grace),
     )
     billable.finder = reconciler
     quota_records = QuotaRepository(database)

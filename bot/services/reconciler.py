@@ -81,7 +81,9 @@ class Reconciler:
         handlers: list[KindHandler],
         clock: Clock = unix_now,
         interval: float = INTERVAL_SECONDS,
+        dead_grace: int = DEAD_OWNER_GRACE_SECONDS,
     ) -> None:
+        self._dead_grace = dead_grace
         self._intents = intents
         self._sessions = sessions
         self._identity = identity
@@ -212,7 +214,7 @@ class Reconciler:
         now = self._clock()
         owner_dead = dead is not None and intent.owner in dead
         due = now >= intent.decide_after or (
-            owner_dead and now >= intent.created_at + DEAD_OWNER_GRACE_SECONDS
+            owner_dead and now >= intent.created_at + self._dead_grace
         )
         if not handler.can_list():
             # Nothing will ever tell more; inline, the member reads it in the command's reply.

@@ -86,6 +86,12 @@ class Library:
     def delete_avatar(self, avatar_id: str) -> None:
         self._avatars.pop(self.avatar(avatar_id).id)
 
+    def avatar_records(self) -> list[AvatarRecord]:
+        return list(self._avatars.values())
+
+    def document_records(self) -> list[DocumentRecord]:
+        return list(self._documents.values())
+
     def avatar_name(self, ref: AvatarRef | None) -> str | None:
         """The name of the account's avatar a session showed, while it still exists."""
         if ref is None or not ref.custom or ref.id not in self._avatars:

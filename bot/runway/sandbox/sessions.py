@@ -114,6 +114,9 @@ class SessionBook:
         self._require(session, *LIVE_STATUSES)
         session.failure = SessionFailure(failure, code)
 
+    def records(self) -> list[SessionRecord]:
+        return list(self._sessions.values())
+
     def conversations(self, query: ConversationQuery) -> tuple[list[SessionRecord], str | None]:
         """Sessions as Runway lists its conversations: newest first, filtered."""
         found = [
