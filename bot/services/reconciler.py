@@ -283,9 +283,16 @@ class Reconciler:
             reason = "woken" if self._wake.is_set() else "schedule"
 
     async def _next_wait(self) -> float:
-        """Until the next open intent's grace ends, or the regular interval."""
+        """Until the next open intent can be decided (an unsure one's grace, a dead process's
+        call's few seconds), or the regular interval."""
         soonest = self._interval
+        dead = await self._identity.dead_owners()
         for intent in await self._intents.open_intents(limit=50):
             if intent.state is IntentState.UNSURE:
-                soonest = min(soonest, max(1.0, intent.decide_after - self._clock() + 1))
+                due = intent.decide_after
+            elif intent.owner in dead:
+                due = intent.created_at + self._dead_grace
+            else:
+                continue  # a live process's call in flight: its own business
+            soonest = min(soonest, max(1.0, due - self._clock() + 1))
         return soonest
