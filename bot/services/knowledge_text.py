@@ -56,6 +56,8 @@ _ENCODING_NAMES: Final = {
     "utf_16_be": "UTF-16 without a byte-order mark",
     "utf_32": "UTF-32 without a byte-order mark",
 }
+_POPULARITY: Final = tuple(_ENCODING_NAMES)
+"""Most widespread first: the order of `_ENCODING_NAMES`."""
 SAVE_AS_UTF8: Final = (
     "Save it as UTF-8 and upload it again: in Windows Notepad, File → Save as → "
     "Encoding: UTF-8; in TextEdit, Format → Make Plain Text, then save with UTF-8; other "
@@ -127,13 +129,25 @@ def _decode(data: bytes) -> str:
 
 
 def likely_encoding(data: bytes) -> str:
-    """The encoding charset-normalizer finds most likely, named for a person."""
+    """The encoding charset-normalizer finds most likely, named for a person.
+
+    Only encodings people still save text in are considered, and among those it scores
+    alike (short texts often decode cleanly in several) the most widespread is named.
+    """
     from charset_normalizer import from_bytes  # noqa: PLC0415 - only for refused files
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data, cp_isolation=list(_ENCODING_NAMES)))
+    if not matches:
         return "binary data or an encoding the bot cannot recognise"
-    return _ENCODING_NAMES.get(best.encoding, best.encoding.upper().replace("_", "-"))
+    best = matches[0]
+    alike = {
+        encoding
+        for match in matches
+        if (match.chaos, match.coherence) == (best.chaos, best.coherence)
+        for encoding in match.could_be_from_charset  # those that decode to the same text
+        if encoding in _ENCODING_NAMES
+    } or {best.encoding}
+    return _ENCODING_NAMES[min(alike, key=_POPULARITY.index)]
 
 
 def _is_binary_control(char: str) -> bool:
