@@ -13,10 +13,10 @@ import hashlib
 import json
 import os
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SECRET: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 """32 random bytes, base64url without padding, as the join page makes them."""
@@ -33,17 +33,27 @@ def secret_hash(secret: str) -> bytes:
 
 def seal(secret: str, credentials: dict[str, str], *, context: bytes) -> bytes:
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(_key(secret)).encrypt(nonce, json.dumps(credentials).encode(), context)
+    sealed = _cipher(secret).encrypt(nonce, json.dumps(credentials).encode(), context)
     return nonce + sealed
 
 
 def unseal(secret: str, sealed: bytes, *, context: bytes) -> dict[str, str] | None:
+    from cryptography.exceptions import InvalidTag  # noqa: PLC0415 - see _cipher
+
     try:
-        plain = AESGCM(_key(secret)).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context)
+        plain = _cipher(secret).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context)
     except InvalidTag:
         return None
     loaded: dict[str, str] = json.loads(plain)
     return loaded
+
+
+def _cipher(secret: str) -> AESGCM:
+    """Loaded on the first join, not at start-up: most processes of a quiet bot never need
+    the cryptography library's few MB."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
+    return AESGCM(_key(secret))
 
 
 def _key(secret: str) -> bytes:

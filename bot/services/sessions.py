@@ -134,7 +134,9 @@ class SessionService:
             if preset not in catalog.AVATAR_PRESETS:
                 raise NotFound("Runway has no preset avatar by that name.")
             return Target(label=preset_label(preset), preset_id=preset)
-        avatar = await self._avatars.resolve(guild_id, text)
+        # Refreshed from Runway while it is still processing there (e.g. an avatar the
+        # reconciler adopted after a lost answer), so a ready one is never refused as busy.
+        avatar = await self._avatars.show(guild_id, text)
         if not avatar.usable:
             raise InvalidInput(f"{avatar.name} cannot take calls yet ({_why_unusable(avatar)}).")
         return Target(label=avatar.name, avatar=avatar)
