@@ -381,6 +381,7 @@ function watch(room) {
   const E = LK.RoomEvent;
   room
     .on(E.TrackSubscribed, (track) => {
+      if (call.room !== room) return; // a late event of a connection already dropped
       if (track.kind === LK.Track.Kind.Video) {
         track.attach(ui.video);
         if (!call.finished) show("call");
@@ -397,10 +398,10 @@ function watch(room) {
       ui.buttons.sound.hidden = room.canPlaybackAudio || ui.stage.hidden;
     })
     .on(E.Reconnecting, () => {
-      if (!call.finished) show("reconnecting");
+      if (!call.finished && call.room === room) show("reconnecting");
     })
     .on(E.Reconnected, () => {
-      if (!call.finished) show(hasAvatarVideo(room) ? "call" : "waiting");
+      if (!call.finished && call.room === room) show(hasAvatarVideo(room) ? "call" : "waiting");
     })
     .on(E.ParticipantDisconnected, () => {
       // The avatar is the only other participant; when it leaves, the session is over.
