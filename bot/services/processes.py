@@ -10,10 +10,10 @@ with `exclusive=False`, relying on heartbeats alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Final
 
+from bot.services.background import stop_task
 from bot.storage import Clock, unix_now
 from bot.storage.intents import ProcessRepository
 
@@ -48,11 +48,8 @@ class ProcessIdentity:
         self._task = asyncio.create_task(self._beat(), name="process-heartbeat")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._id is not None:
             await self._processes.stopped(self._id)
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from bot.runway.client import RunwayClient
 from bot.runway.dialects import Operation
 from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.models import AvatarStatus as RunwayStatus
+from bot.runway.models import Page
 from bot.services.billable import IntentKind, fingerprint
 from bot.storage import (
     Avatar,
@@ -32,6 +34,8 @@ from bot.storage import (
 from bot.storage.intents import Intent, IntentState
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SKEW_SECONDS: Final = 120
 """Slack on both sides of an intent's window, for clocks that disagree."""
@@ -96,6 +100,28 @@ def _within(moment: datetime, bounds: tuple[datetime, datetime]) -> bool:
     return bounds[0] <= moment < bounds[1]
 
 
+async def _listed(
+    fetch: Callable[[str | None], Awaitable[Page[T]]],
+    *,
+    past: Callable[[T], bool] | None = None,
+) -> AsyncIterator[T]:
+    """Every item of a cursor-paged listing (at most MAX_PAGES pages); with `past`, stop
+    after a page whose last item is past what is wanted (a listing sorted newest first)."""
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await fetch(cursor)
+        for item in page.data:
+            yield item
+        done = past is not None and bool(page.data) and past(page.data[-1])
+        if done or not page.has_more or not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def _oldest_first(matches: list[tuple[datetime, str]]) -> list[str]:
+    return [runway_id for _, runway_id in sorted(matches)]
+
+
 class AvatarHandler:
     kind = IntentKind.AVATAR
 
@@ -113,23 +139,19 @@ class AvatarHandler:
     async def listed(self, intent: Intent) -> Listing:
         bounds = window(intent)
         matches, seen = [], []
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            page = await self._runway.list_avatars(limit=100, cursor=cursor)
-            for remote in page.data:
-                if not _within(remote.created_at, bounds):
-                    continue
-                seen.append(remote.id)
-                voice = remote.voice.preset_id if remote.voice else None
-                sent = avatar_fingerprint(
-                    remote.name, remote.personality or "", voice or "", remote.start_script
-                )
-                if remote.name == intent.name and sent == intent.fingerprint:
-                    matches.append((remote.created_at, remote.id))
-            if not page.has_more or not page.next_cursor:
-                break
-            cursor = page.next_cursor
-        return Listing([runway_id for _, runway_id in sorted(matches)], seen)
+        async for remote in _listed(
+            lambda cursor: self._runway.list_avatars(limit=100, cursor=cursor)
+        ):
+            if not _within(remote.created_at, bounds):
+                continue
+            seen.append(remote.id)
+            voice = remote.voice.preset_id if remote.voice else None
+            sent = avatar_fingerprint(
+                remote.name, remote.personality or "", voice or "", remote.start_script
+            )
+            if remote.name == intent.name and sent == intent.fingerprint:
+                matches.append((remote.created_at, remote.id))
+        return Listing(_oldest_first(matches), seen)
 
     async def found(self, intent: Intent, runway_id: str) -> Resolution:
         record = await self._record(intent)
@@ -229,23 +251,19 @@ class DocumentHandler:
     async def listed(self, intent: Intent) -> Listing:
         bounds = window(intent)
         matches, seen = [], []
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            page = await self._runway.list_documents(limit=100, cursor=cursor)
-            for remote in page.data:
-                if not _within(remote.created_at, bounds):
-                    continue
-                seen.append(remote.id)
-                if remote.name != intent.name:
-                    continue
-                full = await self._runway.get_document(remote.id)
-                if document_fingerprint(full.name, full.content or "") == intent.fingerprint:
-                    matches.append((remote.created_at, remote.id))
-            older = page.data and page.data[-1].created_at < bounds[0]
-            if older or not page.has_more or not page.next_cursor:
-                break
-            cursor = page.next_cursor
-        return Listing([runway_id for _, runway_id in sorted(matches)], seen)
+        async for remote in _listed(
+            lambda cursor: self._runway.list_documents(limit=100, cursor=cursor),
+            past=lambda document: document.created_at < bounds[0],
+        ):
+            if not _within(remote.created_at, bounds):
+                continue
+            seen.append(remote.id)
+            if remote.name != intent.name:
+                continue
+            full = await self._runway.get_document(remote.id)
+            if document_fingerprint(full.name, full.content or "") == intent.fingerprint:
+                matches.append((remote.created_at, remote.id))
+        return Listing(_oldest_first(matches), seen)
 
     async def found(self, intent: Intent, runway_id: str) -> Resolution:
         with contextlib.suppress(RunwayNotFound):
@@ -303,23 +321,19 @@ class SessionHandler:
         target = intent.target or ""
         preset = target.removeprefix(PRESET_TARGET) if target.startswith(PRESET_TARGET) else None
         matches, seen = [], []
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            page = await self._runway.list_conversations(
+        async for remote in _listed(
+            lambda cursor: self._runway.list_conversations(
                 start=start, end=end, avatar_id=None if preset else target, cursor=cursor
             )
-            for remote in page.data:
-                seen.append(remote.id)
-                shown = remote.avatar
-                same = shown is not None and (
-                    shown.preset_id == preset if preset else shown.id == target
-                )
-                if same:
-                    matches.append((remote.created_at, remote.id))
-            if not page.has_more or not page.next_cursor:
-                break
-            cursor = page.next_cursor
-        return Listing([runway_id for _, runway_id in sorted(matches)], seen)
+        ):
+            seen.append(remote.id)
+            shown = remote.avatar
+            same = shown is not None and (
+                shown.preset_id == preset if preset else shown.id == target
+            )
+            if same:
+                matches.append((remote.created_at, remote.id))
+        return Listing(_oldest_first(matches), seen)
 
     async def found(self, intent: Intent, runway_id: str) -> Resolution:
         await self._cancel(runway_id)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from bot.runway.errors import RunwayError
+from bot.services.background import stop_task
 from bot.services.processes import ProcessIdentity
 from bot.services.reconcile_kinds import KindHandler, Resolution
 from bot.storage import Clock, EndReason, SessionRepository, unix_now
@@ -104,11 +105,8 @@ class Reconciler:
         self._task = asyncio.create_task(self._run(), name="reconciler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()

@@ -21,6 +21,7 @@ from bot.runway.dialects import Operation
 from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import SessionStatus
+from bot.services.background import stop_task
 from bot.storage import Clock, EndReason, Session, SessionRepository, SessionState, unix_now
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,8 @@ class SessionTracker:
         self._task = asyncio.create_task(self._run(), name="session-tracker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()
