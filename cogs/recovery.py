@@ -67,9 +67,11 @@ async def reconciliation_summary(bot: RunwayCharactersBot, guild_id: int) -> str
         f"{counts.removed} found and removed, {counts.failed} never made, "
         f"{counts.unresolved} unknowable (reported), {counts.open} still being checked.",
     ]
-    if report is not None and report.unattributed:
+    strangers = sum(len(ids) for ids in reconciler.unattributed.values())
+    if strangers:
         lines.append(
-            f"{report.unattributed} objects at Runway belong to no record of this bot: left alone."
+            f"{strangers} objects at Runway, seen while checking, belong to no record of this "
+            "bot (another app on the account?): left alone."
         )
     for intent in await reconciler.recent(guild_id, limit=3):
         outcome = intent.outcome or "still being checked"

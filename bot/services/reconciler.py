@@ -97,6 +97,9 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_report: PassReport | None = None
+        self.unattributed: dict[str, set[str]] = {}
+        """Per kind, the objects the latest listing found that nothing of this bot accounts
+        for (the account may be shared): reported, never touched."""
 
     def on_outcome(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -224,13 +227,11 @@ class Reconciler:
         listing = await handler.listed(intent)
         known = await self._intents.recorded(listing.seen, besides=intent.id)
         candidates = [runway_id for runway_id in listing.matches if runway_id not in known]
+        accounted = known | set(listing.matches)
+        strangers = {seen for seen in listing.seen if seen not in accounted}
+        self.unattributed[intent.kind] = strangers
         if report is not None:
-            matched = set(listing.matches)
-            report.unattributed += sum(
-                1
-                for runway_id in listing.seen
-                if runway_id not in known and runway_id not in matched
-            )
+            report.unattributed += len(strangers)
         if candidates:
             chosen = candidates[0]
             if not await self._intents.claim(intent.id, chosen):

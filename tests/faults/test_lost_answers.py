@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.errors import UserFacingError
+from bot.runway.models import AvatarSpec
 from bot.services.billable import CannotTell, NotCreated
 from bot.settings import Dialect
 from tests.faults.books import assert_books_match, read_books
@@ -123,3 +124,41 @@ async def test_a_slow_answer_within_the_wait_is_followed_with_progress(tmp_path:
     assert "no need to try again" in waiting[-1]
     assert not any("try again in a moment" in line for line in shown)
     assert len(books.avatars) == 1
+
+
+async def test_objects_of_another_app_on_the_account_are_reported_never_touched(
+    tmp_path: Path,
+) -> None:
+    """The account may be shared: an avatar of the same name made by someone else, and a
+    document the bot never sent, survive reconciliation and are counted as not this bot's."""
+    async with (
+        serving_sandbox(Dialect.PRODUCTION) as sandbox,
+        running_bot(sandbox, tmp_path / "b.db") as bot,
+    ):
+        theirs = await bot.runway.create_avatar(
+            AvatarSpec(
+                name="Ada",
+                reference_image="https://images.example.org/theirs.png",
+                personality="Someone else's assistant.",
+                voice_preset="luna",
+            )
+        )
+        document = await bot.runway.create_document("Ada's notes", "Not the bot's.")
+        sandbox.inject("POST", ROUTES["avatar"], drop=True)  # lost before Runway acted
+
+        async def quiet(_: str) -> None:
+            return None
+
+        with pytest.raises(UserFacingError):
+            await act("avatar", bot.services, None, quiet)
+        await bot.services.reconciler.run_once("test")
+        books = await read_books(bot.database)
+        runway = sandbox.inventory()
+        strangers = bot.services.reconciler.unattributed
+
+    assert set(runway["avatars"]) == {theirs.id}
+    assert set(runway["documents"]) == {document.id}
+    assert books.avatars == set()
+    assert books.intents["avatar"] == "FAILED"
+    assert books.placeholders == 0
+    assert strangers == {"avatar": {theirs.id}}  # reported (in /about), left alone

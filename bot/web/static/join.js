@@ -46,6 +46,7 @@ const SECRET_KEY = `join-secret:${location.pathname}`;
 // is a dropped connection, and the call goes on at Runway: the member can rejoin it.
 const CALL_OVER = new Set([1, 4, 5, 10]); // client initiated, removed, room deleted, closed
 const DUPLICATE_IDENTITY = 2;
+const WARMING_POLLS = 90; // a rejoin waits this many seconds for the first request at most
 const LK = globalThis.LivekitClient;
 const AGAIN = "To talk again, run /session start in Discord; the bot will send you a new link.";
 
@@ -284,6 +285,7 @@ async function fetchCredentials() {
   show("warming");
   let response;
   let body = null;
+  let waited = 0;
   try {
     for (;;) {
       response = await fetch(config.credentialsUrl, {
@@ -294,7 +296,7 @@ async function fetchCredentials() {
         cache: "no-store",
       });
       body = await response.json().catch(() => null);
-      if (response.status !== 202) break;
+      if (response.status !== 202 || ++waited > WARMING_POLLS) break;
       await new Promise((resolve) => setTimeout(resolve, 1000)); // still warming up
     }
   } catch {
@@ -311,6 +313,14 @@ async function fetchCredentials() {
   }
   stopMicrophone();
   const message = body?.message ?? "The bot could not start the call.";
+  if (response.status === 202) {
+    show("error", {
+      status:
+        "The call is taking too long to get ready. Run /session end in Discord, then /session start for a new link.",
+      buttons: [],
+    });
+    return;
+  }
   if (body?.state === "rate_limited" || response.status >= 500 || !body?.state) {
     call.retry = join;
     show("error", { status: message });
