@@ -60,6 +60,9 @@ class Listing:
 
     matches: list[str]
     seen: list[str]
+    only_if_alone: bool = False
+    """The match is weak (a Runway preset anyone on the account may use): it counts only
+    when exactly one unclaimed object matches; several are reported, none touched."""
 
 
 class KindHandler(Protocol):
@@ -333,7 +336,7 @@ class SessionHandler:
             )
             if same:
                 matches.append((remote.created_at, remote.id))
-        return Listing(_oldest_first(matches), seen)
+        return Listing(_oldest_first(matches), seen, only_if_alone=preset is not None)
 
     async def found(self, intent: Intent, runway_id: str) -> Resolution:
         await self._cancel(runway_id)

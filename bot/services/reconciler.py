@@ -227,7 +227,14 @@ class Reconciler:
         listing = await handler.listed(intent)
         known = await self._intents.recorded(listing.seen, besides=intent.id)
         candidates = [runway_id for runway_id in listing.matches if runway_id not in known]
-        accounted = known | set(listing.matches)
+        if listing.only_if_alone and len(candidates) > 1:
+            log.warning(
+                "intent %s: %d objects at Runway could be its, none surely: left alone",
+                intent.id,
+                len(candidates),
+            )
+            candidates = []
+        accounted = known | set(candidates)
         strangers = {seen for seen in listing.seen if seen not in accounted}
         self.unattributed[intent.kind] = strangers
         if report is not None:

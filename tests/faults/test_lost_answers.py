@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.errors import UserFacingError
-from bot.runway.models import AvatarSpec
+from bot.runway.models import AvatarSpec, PresetAvatar, SessionSpec
 from bot.services.billable import CannotTell, NotCreated
 from bot.settings import Dialect
 from tests.faults.books import assert_books_match, read_books
@@ -162,3 +162,30 @@ async def test_objects_of_another_app_on_the_account_are_reported_never_touched(
     assert books.intents["avatar"] == "FAILED"
     assert books.placeholders == 0
     assert strangers == {"avatar": {theirs.id}}  # reported (in /about), left alone
+
+
+async def test_preset_sessions_that_could_be_anyones_are_left_alone(tmp_path: Path) -> None:
+    """A preset session carries nothing of the bot's: when another app on the account holds
+    several in the window, none is surely the bot's, so none is cancelled."""
+    async with (
+        serving_sandbox(Dialect.PRODUCTION) as sandbox,
+        running_bot(sandbox, tmp_path / "b.db") as bot,
+    ):
+        spec = SessionSpec(avatar=PresetAvatar(preset_id="cooking-teacher"), max_seconds=60)
+        theirs = {(await bot.runway.create_session(spec)).id for _ in range(2)}
+        sandbox.inject("POST", ROUTES["session"], drop=True)
+
+        async def quiet(_: str) -> None:
+            return None
+
+        with pytest.raises(NotCreated):
+            await act("session", bot.services, None, quiet)
+        books = await read_books(bot.database)
+        strangers = bot.services.reconciler.unattributed
+
+    runway = sandbox.inventory()["sessions"]
+    assert set(runway) == theirs
+    assert "CANCELLED" not in runway.values()
+    assert books.intents["session"] == "FAILED"
+    assert books.reserved == 0
+    assert strangers == {"session": theirs}
