@@ -29,6 +29,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.ack_latency
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.reservations
+	$(BIN)/python -m bench.image_memory
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

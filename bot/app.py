@@ -75,7 +75,12 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
             assert settings.runwayml_api_secret is not None  # the settings validator ensures it
             key = settings.runwayml_api_secret
             base_url = str(settings.runway_base_url)
-        client = RunwayClient(base_url=base_url, api_key=key, dialect=settings.runway_api_dialect)
+        client = RunwayClient(
+            base_url=base_url,
+            api_key=key,
+            dialect=settings.runway_api_dialect,
+            create_read_seconds=settings.runway_create_timeout_seconds,
+        )
         yield await stack.enter_async_context(client)
 
 
@@ -122,6 +127,8 @@ async def run(settings: Settings) -> None:
         await stack.enter_async_context(bot)
         # The bot starts the tracker once its cogs listen for settled sessions; it stops
         # before the bot closes (below), and here too if start-up fails half-way.
+        stack.push_async_callback(services.identity.stop)
+        stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
@@ -133,6 +140,7 @@ async def run(settings: Settings) -> None:
             _raise_startup_problem(client_task)
         log.info("stopping")
         await services.tracker.stop()
+        await services.reconciler.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)
 

@@ -28,4 +28,9 @@ class InvalidInput(UserFacingError):
 
 
 class LimitReached(UserFacingError):
-    """A quota or concurrency limit stops this request."""
+    """A quota or concurrency limit stops this request; `limit` names it (e.g. "member_live",
+    so a command can offer what frees it)."""
+
+    def __init__(self, user_message: str, *, limit: str | None = None) -> None:
+        super().__init__(user_message)
+        self.limit = limit

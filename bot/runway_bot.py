@@ -36,6 +36,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.usage",
     "cogs.welcome",
     "cogs.help",
+    "cogs.recovery",
 )
 
 
@@ -80,7 +81,10 @@ class RunwayCharactersBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        # Started only now that the cogs listen for settled sessions (their summary DMs).
+        # Started only now that the cogs listen for settled sessions and reconciled intents
+        # (their DMs). The first reconciliation settles whatever a killed process left.
+        self.services.identity.start_heartbeat()
+        self.services.reconciler.start()
         self.services.tracker.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         default=5,
         description="The longest live session a member may start, in minutes (Runway: 30 at most).",
     )
+    runway_create_timeout_seconds: Annotated[int, Field(ge=5, le=600)] = Field(
+        default=120,
+        description="How long to wait for Runway to answer a create it bills (avatar, "
+        "document, session); members see its progress meanwhile.",
+    )
     max_live_sessions_per_server: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=3, description="Live sessions one server may have at once (0: none allowed)."
     )

@@ -14,6 +14,7 @@ from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
 from bot.sharding import describe_shard_ids
 from cogs.command_index import for_everyone
+from cogs.recovery import reconciliation_summary
 
 
 class About(commands.Cog):
@@ -52,7 +53,15 @@ class About(commands.Cog):
                 f"It asks for {needs}, and for slash commands.\n`{self.bot.invite_url}`",
                 inline=False,
             )
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+            embed.add_field(
+                name="Runway check (admins)",
+                value=await reconciliation_summary(self.bot, interaction.guild_id),
+                inline=False,
+            )
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

@@ -19,7 +19,7 @@ from bot.ui.fit import choices, page_of
 from cogs.avatar import AvatarCog
 from cogs.command_index import for_everyone, for_managers
 from cogs.shared import NO_MENTIONS, AvatarOption, Interaction, actor_of, guild_id_of, plain
-from cogs.views import Paginator
+from cogs.views import Paginator, replace_reply_with_error
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,23 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
             data = await file.read()
         except discord.HTTPException:
             raise InvalidInput("Discord would not hand over the file; attach it again.") from None
-        document, summary = await self.bot.services.knowledge.add(
-            guild_id, actor, avatar, filename=file.filename, data=data, name=name
-        )
+
+        async def progress(text: str) -> None:
+            await interaction.edit_original_response(content=f"⏳ {text}")
+
+        try:
+            document, summary = await self.bot.services.knowledge.add(
+                guild_id,
+                actor,
+                avatar,
+                filename=file.filename,
+                data=data,
+                name=name,
+                progress=progress,
+            )
+        except Exception as error:  # the error replaces the progress line
+            await replace_reply_with_error(interaction, error)
+            return
         embed = self.bot.embeds.make(
             f"{plain(avatar.name)} learned {plain(document.name)}",
             f"About {document.tokens:,} tokens. Knowledge used: {summary.used:,} of "
@@ -94,7 +108,9 @@ class KnowledgeCog(commands.GroupCog, group_name="knowledge"):
         note = await self._review_if_needed(avatar, actor.user_id)
         if note:
             embed.description = f"{embed.description}\n{note}"
-        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.edit_original_response(
+            content=None, embed=embed, allowed_mentions=NO_MENTIONS
+        )
 
     async def _review_if_needed(self, before: Avatar, by: int) -> str | None:
         """With approval on, new knowledge sends the avatar back to review: post it there."""

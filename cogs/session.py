@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import LimitReached
 from bot.runway import catalog
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.actors import Actor
@@ -19,6 +20,7 @@ from bot.ui.embeds import WARNING
 from bot.ui.fit import choices
 from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
+from cogs.views import Confirm, replace_reply_with_error
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +63,74 @@ class SessionCog(commands.GroupCog, group_name="session"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         sessions = self.bot.services.sessions
         guild_id = guild_id_of(interaction)
+        actor = actor_of(interaction)
         target = await sessions.target(guild_id, avatar)
-        started = await sessions.start(guild_id, actor_of(interaction), target, minutes=minutes)
+
+        async def progress(text: str) -> None:
+            await interaction.edit_original_response(content=f"⏳ {text}")
+
+        try:
+            started = await sessions.start(
+                guild_id, actor, target, minutes=minutes, progress=progress
+            )
+        except LimitReached as refused:
+            if refused.limit != "member_live":
+                await replace_reply_with_error(interaction, refused)
+                return
+            await self._offer_to_end(interaction, refused, target, minutes)
+            return
+        except Exception as error:  # the error replaces the progress line
+            await replace_reply_with_error(interaction, error)
+            return
+        await self._deliver(interaction, started, target)
+
+    async def _offer_to_end(
+        self,
+        interaction: Interaction,
+        refused: LimitReached,
+        target: Target,
+        minutes: int | None,
+    ) -> None:
+        """The member's own live call is in the way: offer to end it and start this one."""
+        sessions = self.bot.services.sessions
+        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
+        live = await sessions.live(guild_id, actor)
+        if not live:
+            raise refused
+        current = live[0]
+        confirm = Confirm(interaction, confirm_label="End it and start the new call")
+        await interaction.edit_original_response(
+            content=f"Your call with **{plain(current.avatar_label)}** is still live "
+            f"({duration_text(sessions.time_left(current))} left). If you lost its page, open "
+            "the link again in the same browser and press Rejoin; or end it here and start "
+            f"the call with **{plain(target.label)}**.",
+            view=confirm,
+            allowed_mentions=NO_MENTIONS,
+        )
+        await confirm.wait()
+        if not confirm.confirmed:
+            await interaction.edit_original_response(
+                content="Kept your current call. `/session end` ends it whenever you like.",
+                view=None,
+            )
+            return
+        ended = await sessions.end(guild_id, actor)
+        await interaction.edit_original_response(
+            content=f"Ended your call with **{plain(ended.avatar_label)}**; starting the new one…",
+            view=None,
+            allowed_mentions=NO_MENTIONS,
+        )
+        started = await sessions.start(guild_id, actor, target, minutes=minutes)
+        await self._deliver(interaction, started, target)
+
+    async def _deliver(
+        self, interaction: Interaction, started: StartedSession, target: Target
+    ) -> None:
+        """DM the link; if the DM fails, the member must still get it, here."""
         link = self._link_embed(started, target)
         try:
             await interaction.user.send(embed=link, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            # The session exists now: whatever stopped the DM, the member must get the link.
             why = (
                 "your DMs are closed for this server"
                 if error.code == CANNOT_DM
@@ -76,13 +139,13 @@ class SessionCog(commands.GroupCog, group_name="session"):
             link.description = f"I could not DM you ({why}), so here is the link. " + (
                 link.description or ""
             )
-            await interaction.followup.send(
-                embed=link, ephemeral=True, allowed_mentions=NO_MENTIONS
+            await interaction.edit_original_response(
+                content=None, embed=link, allowed_mentions=NO_MENTIONS
             )
             return
-        await interaction.followup.send(
-            f"Your call with **{plain(target.label)}** is ready: I sent you the join link by DM.",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f"Your call with **{plain(target.label)}** is ready: I sent you the join "
+            "link by DM.",
             allowed_mentions=NO_MENTIONS,
         )
 

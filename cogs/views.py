@@ -128,15 +128,19 @@ class TextModal(discord.ui.Modal):
         await self._callback(interaction, values)
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        """After a deferral the reply may show a progress line ("⏳ Checking the image…"):
-        the error replaces it, so nothing is left looking as if the bot were still busy."""
-        if not interaction.response.is_done():
-            await report_error(interaction, error)
-            return
-        embed = interaction.client.embeds.error(describe(interaction, error))
-        try:
-            await interaction.edit_original_response(
-                content=None, embed=embed, view=None, allowed_mentions=NO_MENTIONS
-            )
-        except discord.HTTPException:
-            log.warning("could not show the member an error", exc_info=True)
+        await replace_reply_with_error(interaction, error)
+
+
+async def replace_reply_with_error(interaction: Interaction, error: BaseException) -> None:
+    """After a deferral the reply may show a progress line ("⏳ Checking the image…"): the
+    error replaces it, so nothing is left looking as if the bot were still busy."""
+    if not interaction.response.is_done():
+        await report_error(interaction, error)
+        return
+    embed = interaction.client.embeds.error(describe(interaction, error))
+    try:
+        await interaction.edit_original_response(
+            content=None, embed=embed, view=None, allowed_mentions=NO_MENTIONS
+        )
+    except discord.HTTPException:
+        log.warning("could not show the member an error", exc_info=True)

@@ -40,6 +40,7 @@ from bot.runway.models import (
     AvatarChanges,
     AvatarSpec,
     AvatarStatus,
+    Conversation,
     CreatedSession,
     Document,
     Page,
@@ -49,7 +50,7 @@ from bot.runway.models import (
     SessionStatus,
     Usage,
 )
-from bot.runway.retry import RetryPolicy, retry_after_seconds
+from bot.runway.retry import NOT_SENT_ERRORS, REFUSED_STATUSES, RetryPolicy, retry_after_seconds
 from bot.settings import Dialect
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+CREATE_READ_SECONDS = 120.0
+"""How long a billable create may take to answer. Runway has been seen to answer an avatar
+create after 40 s, having made it: giving up sooner only trades an answer for a search."""
 _MAX_ERROR_TEXT = 300
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -75,10 +79,18 @@ class RunwayClient:
         dialect: Dialect = Dialect.PRODUCTION,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        create_read_seconds: float = CREATE_READ_SECONDS,
     ) -> None:
         self.rules: DialectRules = RULES[dialect]
         self._api_key = api_key
         self._retry = retry or RetryPolicy()
+        self._create_timeout = httpx.Timeout(
+            connect=timeout.connect,
+            read=create_read_seconds,
+            write=timeout.write,
+            pool=timeout.pool,
+        )
+        self.create_read_seconds = create_read_seconds
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -106,7 +118,12 @@ class RunwayClient:
 
     async def create_avatar(self, spec: AvatarSpec) -> Avatar:
         self._require(Operation.AVATAR_CREATE)
-        data = await self._json("POST", "/v1/avatars", json=self.rules.avatar_body(spec))
+        data = await self._json(
+            "POST",
+            "/v1/avatars",
+            json=self.rules.avatar_body(spec),
+            http_timeout=self._create_timeout,
+        )
         return self._parse(lambda: self.rules.parse_created_avatar(data, spec))
 
     async def get_avatar(self, avatar_id: str) -> Avatar:
@@ -155,7 +172,12 @@ class RunwayClient:
 
     async def create_document(self, name: str, content: str) -> Document:
         self._require(Operation.DOCUMENT_CREATE)
-        data = await self._json("POST", "/v1/documents", json={"name": name, "content": content})
+        data = await self._json(
+            "POST",
+            "/v1/documents",
+            json={"name": name, "content": content},
+            http_timeout=self._create_timeout,
+        )
         return self._parse(lambda: self.rules.parse_created_document(data))
 
     async def get_document(self, document_id: str) -> Document:
@@ -191,7 +213,9 @@ class RunwayClient:
     async def create_session(self, spec: SessionSpec) -> CreatedSession:
         self._require(Operation.SESSION_CREATE)
         body = self.rules.session_body(spec)
-        data = await self._json("POST", "/v1/realtime_sessions", json=body)
+        data = await self._json(
+            "POST", "/v1/realtime_sessions", json=body, http_timeout=self._create_timeout
+        )
         return self._parse(lambda: self.rules.parse_created_session(data))
 
     async def get_session(self, session_id: str) -> RealtimeSession:
@@ -229,6 +253,24 @@ class RunwayClient:
         )
         return self._model(SessionCredentials, data)
 
+    async def list_conversations(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        avatar_id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Conversation]:
+        """Sessions created in [start, end), newest first (a conversation's id is its
+        session's id); only of `avatar_id` when given."""
+        self._require(Operation.CONVERSATION_LIST)
+        params = {**_page_params(limit, cursor), "startDate": _iso(start), "endDate": _iso(end)}
+        if avatar_id is not None:
+            params["avatar"] = avatar_id
+        data = await self._json("GET", "/v1/avatar_conversations", params=params)
+        return self._model(Page[Conversation], data)
+
     # Usage
 
     async def usage(self, start: datetime, end: datetime) -> Usage:
@@ -253,11 +295,14 @@ class RunwayClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         bearer: SecretStr | None = None,
+        http_timeout: httpx.Timeout | None = None,
     ) -> dict[str, Any]:
-        response = await self._request(method, path, json=json, params=params, bearer=bearer)
+        response = await self._request(
+            method, path, json=json, params=params, bearer=bearer, http_timeout=http_timeout
+        )
         data = _decode(response)
         if not isinstance(data, dict):
-            raise ProtocolError(status=response.status_code)
+            raise ProtocolError(status=response.status_code, uncertain=True)
         return data
 
     async def _request(
@@ -268,8 +313,10 @@ class RunwayClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         bearer: SecretStr | None = None,
+        http_timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         token = (bearer or self._api_key).get_secret_value()
+        extra: dict[str, Any] = {} if http_timeout is None else {"timeout": http_timeout}
         headers = {"Authorization": f"Bearer {token}"}
         policy = self._retry
         for attempt in range(policy.attempts):
@@ -277,7 +324,7 @@ class RunwayClient:
             started = time.perf_counter()
             try:
                 response = await self._http.request(
-                    method, path, json=json, params=params, headers=headers
+                    method, path, json=json, params=params, headers=headers, **extra
                 )
             except httpx.TransportError as error:
                 log.warning("runway %s %s failed: %s", method, path, type(error).__name__)
@@ -313,7 +360,7 @@ class RunwayClient:
             return build()
         except (ValidationError, KeyError, TypeError) as error:
             log.warning("runway answer did not match the expected shape: %s", error)
-            raise ProtocolError() from None
+            raise ProtocolError(uncertain=True) from None
 
 
 def _page_params(limit: int, cursor: str | None) -> dict[str, Any]:
@@ -349,15 +396,18 @@ def _decode(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ProtocolError(status=response.status_code) from None
+        raise ProtocolError(status=response.status_code, uncertain=True) from None
 
 
 def _transport_error(error: httpx.TransportError) -> RunwayError:
+    uncertain = not isinstance(error, NOT_SENT_ERRORS)
     if isinstance(error, httpx.TimeoutException):
-        return RunwayTimeoutError()
+        return RunwayTimeoutError(uncertain=uncertain)
     if isinstance(error, httpx.ConnectError):
         return UnavailableError("The bot could not reach Runway; try again in a few minutes.")
-    return UnavailableError("The connection to Runway broke off; try again in a moment.")
+    return UnavailableError(
+        "The connection to Runway broke off; try again in a moment.", uncertain=True
+    )
 
 
 def _status_error(response: httpx.Response) -> RunwayError:
@@ -378,7 +428,8 @@ def _status_error(response: httpx.Response) -> RunwayError:
             retry_after=retry_after_seconds(response),
         )
     if status >= 500:
-        return UnavailableError(status=status)
+        # A 503 means "not processed" (see retry.py); other server errors may come after work.
+        return UnavailableError(status=status, uncertain=status not in REFUSED_STATUSES)
     return ProtocolError(f"Runway answered with an unexpected status ({status}).", status=status)
 
 

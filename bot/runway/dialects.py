@@ -45,6 +45,7 @@ class Operation(Enum):
     SESSION_CANCEL = "ending a session early"
     SESSION_CONSUME = "fetching a session's join credentials"
     USAGE = "reading Runway's usage figures"
+    CONVERSATION_LIST = "listing Runway's sessions"
 
 
 _SEED_OPERATIONS = frozenset(

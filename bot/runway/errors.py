@@ -29,9 +29,18 @@ class RunwayError(Exception):
 
     default_message = "Runway could not handle the request."
 
-    def __init__(self, user_message: str | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        status: int | None = None,
+        uncertain: bool = False,
+    ) -> None:
         self.user_message = user_message or self.default_message
         self.status = status
+        self.uncertain = uncertain
+        """Whether Runway may have carried the request out anyway (a lost or unreadable
+        answer): for a create, only a listing of Runway's objects can tell."""
         super().__init__(self.user_message)
 
 

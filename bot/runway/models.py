@@ -128,6 +128,26 @@ class CreatedSession(_Model):
     credentials: SessionCredentials | None = None
 
 
+class ConversationAvatar(_Model):
+    """The avatar a conversation showed: `custom` with its id (None once deleted), or a
+    Runway preset with its `preset_id`."""
+
+    type: str
+    id: str | None = None
+    preset_id: str | None = None
+    name: str | None = None
+
+
+class Conversation(_Model):
+    """One realtime session as `GET /v1/avatar_conversations` lists it (same id)."""
+
+    id: str
+    status: str
+    created_at: datetime
+    avatar: ConversationAvatar | None = None
+    duration: int | None = None
+
+
 class UsageDay(_Model):
     date: date
     sessions: int

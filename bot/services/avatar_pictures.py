@@ -1,19 +1,18 @@
 """Avatars' pictures for join pages and review posts: small, re-encoded, kept in the database.
 
 Every picture the bot hands out is one it encoded itself from checked image bytes (a square
-JPEG of a few dozen KB), never a file passed on as it came, so nothing but pixels reaches a
-browser or a channel. The image the member supplied is kept when the avatar is created, so
-every avatar has a picture at once, in either dialect and in sandbox mode. Once Runway reports
-a processed image, the bot fetches it through the same fence as members' links (public https
-only, size-capped) and keeps that instead. It is fetched when a picture is first asked for,
-at most once per address per `RETRY_SECONDS` after a failure, and concurrent askers share
-one download.
+JPEG of a few dozen KB, made in an image worker by `images.square_picture`), never a file
+passed on as it came, so nothing but pixels reaches a browser or a channel. The image the
+member supplied is kept when the avatar is created, so every avatar has a picture at once,
+in either dialect and in sandbox mode. Once Runway reports a processed image, the bot
+fetches it through the same fence as members' links (public https only, size-capped) and
+keeps that instead. It is fetched when a picture is first asked for, at most once per
+address per `RETRY_SECONDS` after a failure, and concurrent askers share one download.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import time
 from collections import OrderedDict
@@ -24,17 +23,13 @@ from urllib.parse import urlsplit
 
 from bot.errors import InvalidInput
 from bot.net.safe_fetch import SafeFetcher
-from bot.services.images import CheckedImage, check_image
 from bot.storage import Avatar
 from bot.storage.pictures import PictureRepository, PictureSource
+from bot.workers.pool import JobFailed, WorkerPool
 
 log = logging.getLogger(__name__)
 
-PICTURE_SIDE: Final = 384
-"""Pixels per side: sharp at the join page's 88 CSS pixels on a 3x phone and in a review post."""
 CONTENT_TYPE: Final = "image/jpeg"
-JPEG_QUALITY: Final = 85
-BACKGROUND: Final = (30, 31, 34)  # what transparent pixels become: Discord's darkest grey
 RETRY_SECONDS: Final = 600.0
 _REMEMBERED_FAILURES: Final = 1000
 
@@ -47,33 +42,6 @@ class Picture:
     @property
     def filename(self) -> str:
         return "avatar.jpg"
-
-
-def square_jpeg(image: CheckedImage, *, side: int = PICTURE_SIDE) -> bytes:
-    """The image as a square JPEG, cropped around its upper middle where faces usually are.
-
-    Orientation from EXIF is applied, transparency is flattened, metadata is dropped.
-    Blocking (Pillow): run it in a worker thread.
-    """
-    from PIL import Image, ImageOps  # noqa: PLC0415 - Pillow loads on first use, as in images.py
-
-    with Image.open(io.BytesIO(image.data)) as source:
-        upright = ImageOps.exif_transpose(source)
-        if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
-            rgba = upright.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, BACKGROUND)
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-        else:
-            flat = upright.convert("RGB")
-    size = min(side, flat.width, flat.height)
-    square = ImageOps.fit(flat, (size, size), Image.Resampling.LANCZOS, centering=(0.5, 0.4))
-    buffer = io.BytesIO()
-    square.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-    return buffer.getvalue()
-
-
-def _encode(data: bytes) -> bytes:
-    return square_jpeg(check_image(data))
 
 
 def fetchable(uri: str | None) -> bool:
@@ -91,18 +59,19 @@ class AvatarPictures:
         self,
         repository: PictureRepository,
         fetcher: SafeFetcher,
+        images: WorkerPool,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._repository = repository
         self._fetcher = fetcher
+        self._images = images
         self._monotonic = monotonic
         self._failed: OrderedDict[str, float] = OrderedDict()
         self._downloads: dict[str, asyncio.Future[Picture | None]] = {}
 
-    async def keep_supplied(self, guild_id: int, avatar_id: int, image: CheckedImage) -> None:
-        """Keep the member's image as the avatar's picture until Runway's processed one."""
-        data = await asyncio.to_thread(square_jpeg, image)
+    async def keep_supplied(self, guild_id: int, avatar_id: int, data: bytes) -> None:
+        """Keep the picture made from the member's image until Runway's processed one."""
         await self._repository.put(
             guild_id, avatar_id, source=PictureSource.SUPPLIED, data=data, content_type=CONTENT_TYPE
         )
@@ -137,8 +106,8 @@ class AvatarPictures:
     async def _download(self, avatar: Avatar, uri: str) -> Picture | None:
         try:
             data = await self._fetcher.fetch(uri)
-            encoded = await asyncio.to_thread(_encode, data)
-        except InvalidInput as refusal:
+            encoded: bytes = await self._images.run("picture", data)
+        except (InvalidInput, JobFailed) as refusal:
             self._remember_failure(uri)
             log.info("could not use avatar %s's processed image: %s", avatar.id, refusal)
             return None

@@ -8,7 +8,6 @@ refuses, so nothing half-made is ever usable.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,8 +26,18 @@ from bot.runway.models import AvatarChanges, AvatarSpec
 from bot.runway.models import AvatarStatus as RunwayStatus
 from bot.services.actors import Actor, Permissions
 from bot.services.avatar_pictures import AvatarPictures, Picture
+from bot.services.billable import (
+    Adopted,
+    BillableCalls,
+    CannotTell,
+    IntentKind,
+    NotCreated,
+    StillChecking,
+)
 from bot.services.document_cleanup import delete_everywhere
-from bot.services.images import MAX_IMAGE_BYTES, CheckedImage, check_image, data_uri
+from bot.services.images import MAX_IMAGE_BYTES, PreparedImage, encode
+from bot.services.processes import ProcessIdentity
+from bot.services.reconcile_kinds import avatar_fingerprint
 from bot.services.text_rules import clean_name, clean_personality, clean_start_script
 from bot.services.voices import VoiceCatalog
 from bot.storage import (
@@ -44,8 +53,12 @@ from bot.storage import (
     JsonValue,
     NewAvatar,
     ReviewState,
+    row_id,
+    unix_now,
 )
 from bot.storage import LimitReached as StorageLimit
+from bot.storage.intents import NewIntent
+from bot.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +119,9 @@ class AvatarService:
         runway: RunwayClient,
         voices: VoiceCatalog,
         pictures: AvatarPictures,
+        billable: BillableCalls,
+        identity: ProcessIdentity,
+        images: WorkerPool,
         fetcher: SafeFetcher | None = None,
         wait_seconds: float = AVATAR_WAIT_SECONDS,
         poll_interval: float = 2.0,
@@ -115,6 +131,9 @@ class AvatarService:
         self._audit = audit
         self._permissions = permissions
         self._runway = runway
+        self._billable = billable
+        self._identity = identity
+        self._images = images
         self.voices = voices
         self._pictures = pictures
         self._fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
@@ -153,10 +172,27 @@ class AvatarService:
             guild_id, actor, doing="Creating avatars"
         )
         await progress("Checking the image…")
-        reference, source_url, checked = await self._reference_image(image)
+        reference, source_url, picture = await self._reference_image(image, progress)
         review = ReviewState.PENDING if settings.approval_required else ReviewState.APPROVED
+        spec = AvatarSpec(
+            name=draft.name,
+            reference_image=reference,
+            personality=draft.personality,
+            voice_preset=draft.voice,
+            start_script=draft.start_script,
+        )
+        intent = NewIntent(
+            kind=IntentKind.AVATAR,
+            guild_id=guild_id,
+            member_id=actor.user_id,
+            name=draft.name,
+            fingerprint=avatar_fingerprint(
+                draft.name, draft.personality, draft.voice, draft.start_script
+            ),
+            decide_after=unix_now() + int(self._runway.create_read_seconds),
+        )
         try:
-            record = await self._avatars.add(
+            record, intent_id = await self._avatars.add_with_intent(
                 NewAvatar(
                     guild_id=guild_id,
                     name=draft.name,
@@ -167,6 +203,8 @@ class AvatarService:
                     image_source_url=source_url,
                     review_state=review,
                 ),
+                intent,
+                self._identity.id,
                 max_avatars=max_avatars,
             )
         except DuplicateNameError:
@@ -176,23 +214,28 @@ class AvatarService:
                 f"This server has reached its limit of {limit.allowed} avatars; "
                 "delete one before creating another."
             ) from None
+        await self._pictures.keep_supplied(guild_id, record.id, picture)
 
         await progress("Sending the avatar to Runway…")
         try:
-            created = await self._runway.create_avatar(
-                AvatarSpec(
-                    name=draft.name,
-                    reference_image=reference,
-                    personality=draft.personality,
-                    voice_preset=draft.voice,
-                    start_script=draft.start_script,
-                )
+            answer = await self._billable.call(
+                intent_id,
+                lambda: self._runway.create_avatar(spec),
+                what=f"the avatar {draft.name}",
+                progress=progress,
             )
-        except RunwayError:
+        except StillChecking:
+            raise  # the placeholder keeps the name while the reconciler finds out
+        except (RunwayError, NotCreated, CannotTell):
             await self._avatars.delete(guild_id, record.id)
             raise
+        created = (
+            await self._runway.get_avatar(answer.runway_id)
+            if isinstance(answer, Adopted)
+            else answer
+        )
         record = await self._store_runway_state(guild_id, record.id, created, first=True)
-        await self._pictures.keep_supplied(guild_id, record.id, checked)
+        await self._billable.adopted(intent_id, created.id)
         await self._audit.record(
             guild_id,
             AuditEvent(
@@ -217,8 +260,8 @@ class AvatarService:
         """An avatar of this server from an autocomplete id or a typed name."""
         text = value.strip()
         found: Avatar | None = None
-        if text.isdigit():
-            found = await self._avatars.get(guild_id, int(text))
+        if (number := row_id(text)) is not None:
+            found = await self._avatars.get(guild_id, number)
         if found is None and text:
             try:
                 found = await self._avatars.get_by_name(guild_id, text)
@@ -344,7 +387,8 @@ class AvatarService:
 
     async def review(self, guild_id: int, actor: Actor, avatar_id: int, *, approve: bool) -> Avatar:
         await self._permissions.require_manager(guild_id, actor, doing="Reviewing avatars")
-        avatar = await self._avatars.get(guild_id, avatar_id)
+        number = row_id(avatar_id)
+        avatar = None if number is None else await self._avatars.get(guild_id, number)
         if avatar is None:
             raise NotFound("That avatar no longer exists.")
         if avatar.review_state is not ReviewState.PENDING:
@@ -379,24 +423,36 @@ class AvatarService:
         await self._permissions.require_manager(guild_id, actor, doing="Reading avatar history")
         return await self._audit.history(guild_id, limit=limit)
 
-    async def _reference_image(self, image: ImageSource) -> tuple[str, str | None, CheckedImage]:
+    async def _reference_image(
+        self, image: ImageSource, progress: Progress
+    ) -> tuple[str, str | None, bytes]:
         """What to send Runway as `referenceImage`, the URL to remember (if any), and the
-        checked image (kept as the avatar's picture)."""
+        avatar's picture (a small square JPEG made from the same image).
+
+        The image is checked (and packed, where Runway takes the bytes) in a worker process,
+        a few at a time: a member whose image waits for others is told so.
+        """
         if isinstance(image, ImageLink):
             data = await self._fetcher.fetch(image.url)
             url = image.url
         else:
             data, url = image.data, image.url
-        checked = await asyncio.to_thread(check_image, data)
-        if self._runway.rules.accepts_image_data:
+        limit = catalog.REFERENCE_DATA_URI_MAX if self._runway.rules.accepts_image_data else None
+
+        async def waiting() -> None:
+            await progress("Other images are being checked right now; yours is next…")
+
+        prepared: PreparedImage = await self._images.run("image", data, limit, waiting=waiting)
+        del data  # the bytes are the worker's business now
+        if prepared.payload is not None:
             return (
-                await asyncio.to_thread(data_uri, checked),
+                encode(prepared.mime, prepared.payload),
                 url if isinstance(image, ImageLink) else None,
-                checked,
+                prepared.picture,
             )
         if len(url) > catalog.REFERENCE_HTTPS_MAX:
             raise InvalidInput("That image link is too long for Runway; use a shorter one.")
-        return url, url, checked
+        return url, url, prepared.picture
 
     async def _follow(self, guild_id: int, record: Avatar, progress: Progress) -> Avatar:
         assert record.runway_id is not None

@@ -7,6 +7,7 @@ exactly the wiring that runs in production.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 
 from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
@@ -14,10 +15,19 @@ from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
 from bot.services.avatar_pictures import AvatarPictures
 from bot.services.avatars import AvatarService
+from bot.services.billable import (
+    INLINE_CHECK_SECONDS,
+    SLOW_NOTICE_SECONDS,
+    UNSURE_GRACE_SECONDS,
+    BillableCalls,
+)
 from bot.services.channel_posts import ChannelPostProblems
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
+from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService, default_limits
+from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
+from bot.services.reconciler import DEAD_OWNER_GRACE_SECONDS, INTERVAL_SECONDS, Reconciler
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
@@ -34,9 +44,14 @@ from bot.storage import (
     UsageRepository,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.intents import IntentRepository, ProcessRepository
 from bot.storage.pictures import PictureRepository
 from bot.storage.quotas import QuotaRepository
 from bot.storage.welcomes import WelcomeRepository
+from bot.workers.pool import WorkerPool
+
+IMAGES_AT_ONCE = 2
+"""Images decoded at once, each in its own worker (tens of MB for a moment each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,8 @@ class Services:
     pictures: AvatarPictures
     welcomes: Welcomes
     channel_posts: ChannelPostProblems
+    identity: ProcessIdentity
+    reconciler: Reconciler
 
 
 async def build_services(
@@ -67,7 +84,26 @@ async def build_services(
     avatar_poll_interval: float = 2.0,
     session_poll_interval: float = 1.0,
     tracker_poll_seconds: float = 5.0,
+    unsure_grace_seconds: int | None = None,
+    inline_check_seconds: float | None = None,
+    slow_notice_seconds: float = SLOW_NOTICE_SECONDS,
+    reconcile_interval: float = INTERVAL_SECONDS,
 ) -> Services:
+    """Build every service; registers this process (its id owns what it reserves)."""
+    identity = ProcessIdentity(ProcessRepository(database))
+    await identity.register()
+    intents = IntentRepository(database)
+    # Runway may still be working on a create it did not answer for about half as long as the
+    # bot waits for answers; the member's reply looks that long (and at most 20 s) itself.
+    grace = unsure_grace_seconds or max(
+        1, min(UNSURE_GRACE_SECONDS, ceil(runway.create_read_seconds / 2))
+    )
+    billable = BillableCalls(
+        intents,
+        grace_seconds=grace,
+        inline_seconds=inline_check_seconds or min(INLINE_CHECK_SECONDS, grace + 1.0),
+        slow_notice_seconds=slow_notice_seconds,
+    )
     guilds = GuildSettingsRepository(database)
     state = AppStateRepository(database)
     permissions = Permissions(guilds)
@@ -76,7 +112,8 @@ async def build_services(
     voices = VoiceCatalog(runway.rules, state)
     await voices.load()
     fetcher = fetcher or SafeFetcher(max_bytes=MAX_IMAGE_BYTES)
-    pictures = AvatarPictures(PictureRepository(database), fetcher)
+    images = WorkerPool(IMAGES_AT_ONCE)
+    pictures = AvatarPictures(PictureRepository(database), fetcher, images)
     audit = AuditRepository(database)
     avatar_service = AvatarService(
         avatars=avatars,
@@ -86,12 +123,28 @@ async def build_services(
         runway=runway,
         voices=voices,
         pictures=pictures,
+        billable=billable,
+        identity=identity,
+        images=images,
         fetcher=fetcher,
         poll_interval=avatar_poll_interval,
     )
     sessions = SessionRepository(database)
     usage = UsageRepository(database)
     tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    reconciler = Reconciler(
+        intents=intents,
+        sessions=sessions,
+        identity=identity,
+        handlers=[
+            AvatarHandler(avatars, runway),
+            DocumentHandler(documents, runway),
+            SessionHandler(sessions, runway, tracker.cancel_remote),
+        ],
+        interval=reconcile_interval,
+        dead_grace=min(DEAD_OWNER_GRACE_SECONDS, grace),
+    )
+    billable.finder = reconciler
     quota_records = QuotaRepository(database)
     quotas = QuotaService(
         quotas=quota_records,
@@ -107,7 +160,13 @@ async def build_services(
         permissions=permissions,
         avatars=avatar_service,
         knowledge=KnowledgeService(
-            avatars=avatars, documents=documents, permissions=permissions, runway=runway
+            avatars=avatars,
+            documents=documents,
+            permissions=permissions,
+            runway=runway,
+            billable=billable,
+            identity=identity,
+            counter=WorkerPool(1),
         ),
         sessions=SessionService(
             sessions=sessions,
@@ -118,6 +177,8 @@ async def build_services(
             join_base_url=join_base_url,
             max_seconds=session_max_seconds,
             ready_poll=session_poll_interval,
+            billable=billable,
+            identity=identity,
         ),
         tracker=tracker,
         quotas=quotas,
@@ -132,4 +193,6 @@ async def build_services(
         pictures=pictures,
         welcomes=Welcomes(WelcomeRepository(database)),
         channel_posts=ChannelPostProblems(audit),
+        identity=identity,
+        reconciler=reconciler,
     )

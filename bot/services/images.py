@@ -1,18 +1,20 @@
-"""Checking a reference image by its bytes, and packing it for Runway.
+"""Checking a reference image by its bytes, and packing it for Runway, in bounded memory.
 
 A file's name and the content type a client claims prove nothing, so the format is read
-from the bytes and the image is decoded before anything is sent or stored. Decoding is
-CPU work: callers run these functions in a worker thread. Pillow is imported on first use,
-not at start-up: most processes never check an image, and it costs ~2 MiB resident.
+from the bytes (JPEG, PNG or WebP only) and the image is decoded whole before anything is
+sent or stored. Decoding uses libvips (pyvips) in sequential mode: pixels stream through in
+strips, so a 36-megapixel PNG is checked in a few MB of working memory instead of the
+100+ MB a full decode holds, and when it must be made smaller it is shrunk while it is
+read (JPEG and WebP decode straight at a fraction of their size). These functions run in a
+short-lived worker process (`bot.services.jobs`), never in the bot itself: whatever libvips
+allocates goes back to the system when the worker exits.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import warnings
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from bot.errors import InvalidInput
 from bot.runway import catalog
@@ -22,8 +24,22 @@ MIN_SIDE: Final = 128
 MAX_PIXELS: Final = 40_000_000
 RECOMMENDED_SIDE: Final = 512
 
-_FORMATS: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
+_FORMATS: Final = {
+    "jpegload_buffer": "image/jpeg",
+    "pngload_buffer": "image/png",
+    "webpload_buffer": "image/webp",
+}
+_MAGIC: Final = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+PICTURE_SIDE: Final = 384
+"""Pixels per side of an avatar's picture: sharp at the join page's 88 CSS pixels on a 3x
+phone and in a review post."""
+PICTURE_QUALITY: Final = 85
+PICTURE_BACKGROUND: Final = (30, 31, 34)  # what transparent pixels become
+FIRST_SIDE: Final = 2048
+"""The longest side tried first when an image must be made smaller (plenty for a face)."""
 # What a refused file most likely is, by its first bytes, for a message that names it.
 _KNOWN_OTHERS: Final = (
     (b"GIF87a", "a GIF"),
@@ -50,10 +66,53 @@ class CheckedImage:
     height: int
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    """What the worker hands back: the checked image's facts, when asked the bytes to send
+    Runway (the original when it fits, else a smaller JPEG), and the avatar's picture."""
+
+    mime: str
+    width: int
+    height: int
+    payload: bytes | None
+    picture: bytes
+
+
+def prepare(data: bytes, limit: int | None) -> PreparedImage:
+    """Check the image; with a `limit` (the data: URI's length Runway takes), also pack it."""
+    checked = check_image(data)
+    picture = square_picture(checked)
+    if limit is None:
+        return PreparedImage(checked.mime, checked.width, checked.height, None, picture)
+    mime, payload = _fitting(checked, limit)
+    return PreparedImage(mime, checked.width, checked.height, payload, picture)
+
+
+def picture_of(data: bytes) -> bytes:
+    """Check an image (e.g. Runway's processed one) and make the avatar's picture of it."""
+    return square_picture(check_image(data))
+
+
+def square_picture(image: CheckedImage, *, side: int = PICTURE_SIDE) -> bytes:
+    """The image as a small square JPEG for join pages and review posts.
+
+    Cropped around what libvips finds most interesting (a face, in a portrait), shrunk while
+    it is decoded, orientation applied, transparency flattened onto Discord's darkest grey
+    and metadata dropped: only pixels the bot encoded itself ever reach a browser.
+    """
+    vips = _vips()
+    size = min(side, image.width, image.height)
+    square = vips.Image.thumbnail_buffer(image.data, size, height=size, crop="attention")
+    if square.hasalpha():
+        square = square.flatten(background=list(PICTURE_BACKGROUND))
+    if square.interpretation not in ("srgb", "b-w"):
+        square = square.colourspace("srgb")
+    picture: bytes = square.jpegsave_buffer(Q=PICTURE_QUALITY, strip=True, interlace=True)
+    return picture
+
+
 def check_image(data: bytes) -> CheckedImage:
     """Accept only real JPEG, PNG or WebP images of sensible size, or say why not."""
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - see the module docstring
-
     if not data:
         raise InvalidInput("The image file is empty. " + _WHAT_WORKS)
     if len(data) > MAX_IMAGE_BYTES:
@@ -61,20 +120,19 @@ def check_image(data: bytes) -> CheckedImage:
             f"The image is {_megabytes(len(data))}; the limit is {_megabytes(MAX_IMAGE_BYTES)}. "
             "Export a smaller copy (a 1024-pixel portrait is plenty)."
         )
+    if _sniff(data) is None:
+        raise InvalidInput(_not_an_image(data))
+    vips = _vips()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=tuple(_FORMATS)) as image:
-                fmt = image.format or ""
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise _too_many_pixels(f"{width}×{height} pixels")
-                image.load()
-    except UnidentifiedImageError:
-        raise InvalidInput(_not_an_image(data)) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_many_pixels() from None
-    except (OSError, SyntaxError, ValueError):
+        image = vips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")
+        mime = _FORMATS.get(str(image.get("vips-loader")))
+        width, height = image.width, image.height
+        if mime is None:
+            raise InvalidInput(_not_an_image(data))
+        if width * height > MAX_PIXELS:
+            raise _too_many_pixels(f"{width}×{height} pixels")
+        image.avg()  # decodes every pixel, strip by strip: a damaged file fails here
+    except vips.Error:
         raise InvalidInput(
             "The image file is damaged or cut short, so it cannot be read. " + _WHAT_WORKS
         ) from None
@@ -83,7 +141,7 @@ def check_image(data: bytes) -> CheckedImage:
             f"The image is only {width}×{height} pixels; it needs at least {MIN_SIDE} on each "
             f"side (a clear portrait of {RECOMMENDED_SIDE} pixels or more works best)."
         )
-    return CheckedImage(data=data, mime=_FORMATS[fmt], width=width, height=height)
+    return CheckedImage(data=data, mime=mime, width=width, height=height)
 
 
 def data_uri(image: CheckedImage, *, limit: int = catalog.REFERENCE_DATA_URI_MAX) -> str:
@@ -91,27 +149,48 @@ def data_uri(image: CheckedImage, *, limit: int = catalog.REFERENCE_DATA_URI_MAX
 
     Sending the bytes, not a link, means Discord's expiring attachment URLs never matter.
     """
-    uri = _encode(image.mime, image.data)
-    if len(uri) <= limit:
-        return uri
-    from PIL import Image  # noqa: PLC0415 - see the module docstring
+    return encode(*_fitting(image, limit))
 
-    with Image.open(io.BytesIO(image.data)) as source:
-        picture = source.convert("RGB")
-    scale = 1.0
-    while scale > 0.05:
-        scale *= 0.8
-        size = (max(1, int(picture.width * scale)), max(1, int(picture.height * scale)))
-        buffer = io.BytesIO()
-        picture.resize(size, Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=88)
-        uri = _encode("image/jpeg", buffer.getvalue())
-        if len(uri) <= limit:
-            return uri
+
+def encode(mime: str, payload: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
+
+
+def _fitting(image: CheckedImage, limit: int) -> tuple[str, bytes]:
+    """The original when its URI fits, else a JPEG shrunk while decoding, in steps of 0.8."""
+    if _uri_length(image.mime, len(image.data)) <= limit:
+        return image.mime, image.data
+    vips = _vips()
+    side = min(FIRST_SIDE, max(image.width, image.height))
+    while side >= MIN_SIDE // 2:
+        small = vips.Image.thumbnail_buffer(image.data, side, height=side, size="down")
+        payload: bytes = small.jpegsave_buffer(Q=88, strip=True)
+        if _uri_length("image/jpeg", len(payload)) <= limit:
+            return "image/jpeg", payload
+        side = int(side * 0.8)
     raise InvalidInput("The image could not be made small enough for Runway. " + _WHAT_WORKS)
 
 
-def _encode(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+def _uri_length(mime: str, size: int) -> int:
+    return len(f"data:{mime};base64,") + 4 * -(-size // 3)
+
+
+def _sniff(data: bytes) -> str | None:
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _vips() -> Any:
+    """libvips, set up for one image at a time in little memory (this runs in a worker)."""
+    import pyvips  # noqa: PLC0415 - only the image worker loads libvips
+
+    pyvips.cache_set_max(0)
+    pyvips.concurrency_set(1)
+    return pyvips
 
 
 def _not_an_image(data: bytes) -> str:
@@ -122,9 +201,9 @@ def _not_an_image(data: bytes) -> str:
     return f"That file is not an image the bot can use. {_WHAT_WORKS}"
 
 
-def _too_many_pixels(size: str = "too many pixels") -> InvalidInput:
+def _too_many_pixels(size: str) -> InvalidInput:
     return InvalidInput(
-        f"The image has {size}, more than the bot accepts "
+        f"The image has too many pixels ({size}), more than the bot accepts "
         f"({MAX_PIXELS // 1_000_000} megapixels). Export a smaller copy."
     )
 

@@ -18,6 +18,10 @@ class JoinState(StrEnum):
     FAILED = "failed"
     """Runway could not get the call ready when the person pressed Join; it costs nothing."""
     UNKNOWN = "unknown"
+    IN_USE = "in_use"
+    """The link was used and its call is still live: the browser that used it may rejoin."""
+    WARMING = "warming"
+    """That browser asks again while its first request still waits on Runway."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,11 @@ from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import AvatarChanges
 from bot.services.actors import Actor, Permissions
+from bot.services.billable import Adopted, BillableCalls, IntentKind, Progress
 from bot.services.document_cleanup import delete_everywhere
 from bot.services.knowledge_text import read_knowledge_file
+from bot.services.processes import ProcessIdentity
+from bot.services.reconcile_kinds import document_fingerprint
 from bot.services.text_rules import clean_document_name
 from bot.storage import (
     AuditEvent,
@@ -36,8 +39,11 @@ from bot.storage import (
     NewDocument,
     ReviewState,
     TokenBudgetExceededError,
+    row_id,
     unix_now,
 )
+from bot.storage.intents import NewIntent
+from bot.workers.pool import WorkerPool
 
 BUDGET: Final = catalog.KNOWLEDGE_TOKENS_PER_AVATAR
 ORPHAN_GRACE_SECONDS: Final = 600
@@ -66,11 +72,18 @@ class KnowledgeService:
         documents: DocumentRepository,
         permissions: Permissions,
         runway: RunwayClient,
+        billable: BillableCalls,
+        identity: ProcessIdentity,
+        counter: WorkerPool,
     ) -> None:
         self._avatars = avatars
         self._documents = documents
         self._permissions = permissions
         self._runway = runway
+        self._billable = billable
+        self._intents = billable.intents
+        self._identity = identity
+        self._counter = counter
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def add(
@@ -82,6 +95,7 @@ class KnowledgeService:
         filename: str,
         data: bytes,
         name: str | None = None,
+        progress: Progress | None = None,
     ) -> tuple[Document, KnowledgeSummary]:
         settings = await self._permissions.require_manager(
             guild_id, actor, doing="Adding knowledge"
@@ -92,25 +106,45 @@ class KnowledgeService:
             raise InvalidInput(f"{avatar.name} is not ready at Runway yet; try again shortly.")
         text = await asyncio.to_thread(read_knowledge_file, filename, data)
         label = clean_document_name(name or filename)
+        tokens: int = await self._counter.run("tokens", text.text.encode("utf-8"))
         async with self._locks[avatar.id]:
             used = await self._documents.tokens_for_avatar(guild_id, avatar.id)
-            if used + text.tokens > BUDGET:
-                raise _over_budget(avatar, used, text.tokens)
-            remote = await self._runway.create_document(label, text.text)
+            if used + tokens > BUDGET:
+                raise _over_budget(avatar, used, tokens)
+            intent = await self._intents.add(
+                NewIntent(
+                    kind=IntentKind.DOCUMENT,
+                    guild_id=guild_id,
+                    member_id=actor.user_id,
+                    name=label,
+                    fingerprint=document_fingerprint(label, text.text),
+                    decide_after=unix_now() + int(self._runway.create_read_seconds),
+                    detail={"avatar_id": avatar.id, "tokens": tokens},
+                ),
+                self._identity.id,
+            )
+            answer = await self._billable.call(
+                intent.id,
+                lambda: self._runway.create_document(label, text.text),
+                what=f"the file {label}",
+                progress=progress,
+            )
+            runway_id = answer.runway_id if isinstance(answer, Adopted) else answer.id
             record = await self._documents.add(
                 NewDocument(
                     guild_id=guild_id,
                     avatar_id=avatar.id,
-                    runway_id=remote.id,
+                    runway_id=runway_id,
                     name=label,
-                    tokens=text.tokens,
+                    tokens=tokens,
                     byte_size=text.byte_size,
                     added_by=actor.user_id,
                 ),
                 state=DocumentState.ORPHANED,
             )
+            await self._billable.adopted(intent.id, runway_id)
             attached = await self._documents.list_for_avatar(guild_id, avatar.id)
-            ids = (*(document.runway_id for document in attached), remote.id)
+            ids = (*(document.runway_id for document in attached), runway_id)
             try:
                 await self._runway.update_avatar(avatar.runway_id, AvatarChanges(document_ids=ids))
             except RunwayError:
@@ -126,7 +160,7 @@ class KnowledgeService:
                         actor.user_id,
                         "knowledge.add",
                         avatar.name,
-                        {"document": label, "tokens": text.tokens, "avatar_id": avatar.id},
+                        {"document": label, "tokens": tokens, "avatar_id": avatar.id},
                     ),
                 )
             except TokenBudgetExceededError as error:
@@ -186,9 +220,10 @@ class KnowledgeService:
 
     async def _find(self, guild_id: int, avatar: Avatar, value: str) -> Document:
         text = value.strip()
+        number = row_id(text)
         documents = await self._documents.list_for_avatar(guild_id, avatar.id)
         for document in documents:
-            if str(document.id) == text or document.name.casefold() == text.casefold():
+            if document.id == number or document.name.casefold() == text.casefold():
                 return document
         raise NotFound(f"{avatar.name} has no knowledge document by that name.")
 

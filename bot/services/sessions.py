@@ -9,6 +9,7 @@ are 192 random bits, stored only as a SHA-256 hash. A code is used up only by `r
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -23,11 +24,22 @@ from bot.runway import catalog
 from bot.runway.client import RunwayClient
 from bot.runway.dialects import Operation
 from bot.runway.errors import RunwayError
-from bot.runway.models import CustomAvatar, PresetAvatar, SessionSpec
+from bot.runway.models import CreatedSession, CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
+from bot.services.billable import (
+    Adopted,
+    BillableCalls,
+    CannotTell,
+    IntentKind,
+    NotCreated,
+    Progress,
+)
 from bot.services.join_types import JoinCredentials, JoinPicture, JoinState, JoinView
+from bot.services.join_vault import seal, secret_hash, unseal, valid_secret
+from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService
+from bot.services.reconcile_kinds import PRESET_TARGET, session_fingerprint
 from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
     Avatar,
@@ -42,6 +54,7 @@ from bot.storage import (
     unix_now,
 )
 from bot.storage import LimitReached as StorageLimit
+from bot.storage.intents import IntentState, NewIntent
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +103,14 @@ class SessionService:
         quotas: QuotaService,
         join_base_url: str,
         max_seconds: int,
+        billable: BillableCalls,
+        identity: ProcessIdentity,
         clock: Clock = unix_now,
         ready_wait: float = READY_WAIT_SECONDS,
         ready_poll: float = 1.0,
     ) -> None:
+        self._billable = billable
+        self._identity = identity
         self._sessions = sessions
         self._avatars = avatars
         self._runway = runway
@@ -117,19 +134,35 @@ class SessionService:
             if preset not in catalog.AVATAR_PRESETS:
                 raise NotFound("Runway has no preset avatar by that name.")
             return Target(label=preset_label(preset), preset_id=preset)
-        avatar = await self._avatars.resolve(guild_id, text)
+        # Refreshed from Runway while it is still processing there (e.g. an avatar the
+        # reconciler adopted after a lost answer), so a ready one is never refused as busy.
+        avatar = await self._avatars.show(guild_id, text)
         if not avatar.usable:
             raise InvalidInput(f"{avatar.name} cannot take calls yet ({_why_unusable(avatar)}).")
         return Target(label=avatar.name, avatar=avatar)
 
     async def start(
-        self, guild_id: int, actor: Actor, target: Target, *, minutes: int | None = None
+        self,
+        guild_id: int,
+        actor: Actor,
+        target: Target,
+        *,
+        minutes: int | None = None,
+        progress: Progress | None = None,
     ) -> StartedSession:
         wanted = self._max_seconds if minutes is None else minutes * 60
         # The quotas fit the call to what today's and this month's budgets have left; the
         # reservation's transaction then checks every limit again, with the facts of that moment.
         plan = await self._quotas.plan_start(guild_id, actor, min(wanted, self._max_seconds))
         max_seconds = self._runway.rules.clamp_session_seconds(plan.max_seconds)
+        shown = (
+            CustomAvatar(avatar_id=target.avatar.runway_id)
+            if target.avatar and target.avatar.runway_id
+            else PresetAvatar(preset_id=target.preset_id or "")
+        )
+        intent_target = (
+            shown.avatar_id if isinstance(shown, CustomAvatar) else PRESET_TARGET + shown.preset_id
+        )
         try:
             session = await self._sessions.reserve(
                 NewSession(
@@ -142,23 +175,36 @@ class SessionService:
                     preset_id=target.preset_id,
                 ),
                 plan.policy,
+                owner=self._identity.id,
+                intent=NewIntent(
+                    kind=IntentKind.SESSION,
+                    guild_id=guild_id,
+                    member_id=actor.user_id,
+                    name=target.label,
+                    fingerprint=session_fingerprint(intent_target, max_seconds),
+                    target=intent_target,
+                    decide_after=self._clock() + int(self._runway.create_read_seconds),
+                    detail={"max_seconds": max_seconds},
+                ),
             )
         except StorageLimit as limit:
-            raise LimitReached(plan.policy.explain(limit, self._clock())) from None
+            raise LimitReached(
+                plan.policy.explain(limit, self._clock()), limit=limit.limit
+            ) from None
+        intent_id = await self._billable.intents.for_record(IntentKind.SESSION, session.id)
         try:
-            created = await self._runway.create_session(
-                SessionSpec(
-                    avatar=(
-                        CustomAvatar(avatar_id=target.avatar.runway_id)
-                        if target.avatar and target.avatar.runway_id
-                        else PresetAvatar(preset_id=target.preset_id or "")
-                    ),
-                    max_seconds=max_seconds,
-                )
+            answer = await self._billable.call(
+                intent_id,
+                lambda: self._runway.create_session(
+                    SessionSpec(avatar=shown, max_seconds=max_seconds)
+                ),
+                what=f"your call with {target.label}",
+                progress=progress,
             )
-        except BaseException:  # Runway refused, or the command was cancelled: free the slot
+        except (RunwayError, NotCreated, CannotTell):
             await self._sessions.release(session.id, EndReason.START_FAILED)
             raise
+        created = CreatedSession(id=answer.runway_id) if isinstance(answer, Adopted) else answer
         code = secrets.token_urlsafe(CODE_BYTES)
         expires = self._clock() + JOIN_WINDOW_SECONDS
         credentials = (
@@ -175,7 +221,12 @@ class SessionService:
         )
         if opened is None:  # the tracker released it meanwhile; Runway's session must go too
             await self._tracker.cancel_remote(created.id)
+            await self._sessions.note_runway_id(session.id, created.id)
+            await self._billable.intents.resolve(
+                intent_id, IntentState.REMOVED, "released while being set up: cancelled"
+            )
             raise InvalidInput("The session was stopped while it was being set up; try again.")
+        await self._billable.adopted(intent_id, created.id)
         self._tracker.wake()
         return StartedSession(
             session=opened, join_url=f"{self._join_base_url}/join/{code}", link_expires_at=expires
@@ -201,7 +252,7 @@ class SessionService:
     async def view(self, code: str) -> tuple[JoinState, JoinView | None]:
         session = await self._sessions.find_by_join_code(hash_code(code))
         state = self._state_of(session)
-        if state is not JoinState.OK or session is None:
+        if state not in (JoinState.OK, JoinState.IN_USE) or session is None:
             return state, None
         assert session.code_expires_at is not None
         return state, JoinView(
@@ -212,25 +263,37 @@ class SessionService:
         )
 
     async def picture(self, code: str) -> tuple[JoinState, JoinPicture | None]:
-        """The avatar's picture for a link that can still be used; never consumes it.
+        """The avatar's picture while the link's page shows the avatar (a link still to be
+        used, or a call in progress that its browser may rejoin); never consumes it.
 
-        Any other link (used, expired, unknown) gets its state and no picture, so a link
+        Any other link (ended, expired, unknown) gets its state and no picture, so a link
         that no longer works does not show whose it was.
         """
         session = await self._sessions.find_by_join_code(hash_code(code))
         state = self._state_of(session)
-        if state is not JoinState.OK or session is None or session.avatar_id is None:
+        if (
+            state not in (JoinState.OK, JoinState.IN_USE)
+            or session is None
+            or session.avatar_id is None
+        ):
             return state, None
         picture = await self._avatars.picture(session.guild_id, session.avatar_id)
         if picture is None:
             return state, None
         return state, JoinPicture(data=picture.data, content_type=picture.content_type)
 
-    async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
+    async def redeem(
+        self, code: str, secret: str | None = None
+    ) -> tuple[JoinState, JoinCredentials | None]:
+        """The call's credentials the first time; later, again, to the browser whose
+        `secret` came with that first time (a reload, a dropped connection)."""
         digest = hash_code(code)
-        session = await self._sessions.use_join_code(digest, self._clock())
+        secret = valid_secret(secret)
+        session = await self._sessions.use_join_code(
+            digest, self._clock(), secret_hash=secret_hash(secret) if secret else None
+        )
         if session is None:
-            return self._state_of(await self._sessions.find_by_join_code(digest)), None
+            return await self._rejoin(digest, secret)
         try:
             url, token, room = await self._credentials(session)
         except RunwayError:
@@ -238,14 +301,49 @@ class SessionService:
             await self._tracker.end_now(session, EndReason.NEVER_READY)
             return JoinState.FAILED, None
         now = self._clock()
+        if secret is not None:
+            credentials = {"url": url, "token": token, "roomName": room}
+            await self._sessions.store_join_credentials(
+                session.id, seal(secret, credentials, context=digest)
+            )
         await self._sessions.mark_consumed(session.id, now)
         # The LiveKit server is no secret, and operators need it for LIVEKIT_ORIGINS.
         log.info("session %s joined through LiveKit at %s", session.id, urlsplit(url).netloc)
-        return JoinState.OK, JoinCredentials(
+        return JoinState.OK, self._join_credentials(session, url, token, room, now)
+
+    async def _rejoin(
+        self, digest: bytes, secret: str | None
+    ) -> tuple[JoinState, JoinCredentials | None]:
+        session = await self._sessions.find_by_join_code(digest)
+        state = self._state_of(session)
+        if state is not JoinState.IN_USE or session is None:
+            return state, None
+        if (
+            secret is None
+            or session.join_secret_hash is None
+            or not hmac.compare_digest(session.join_secret_hash, secret_hash(secret))
+        ):
+            return JoinState.USED, None  # someone else's browser: nothing to hand out
+        if session.join_credentials is None:
+            return JoinState.WARMING, None  # the first request still waits on Runway
+        opened = unseal(secret, session.join_credentials, context=digest)
+        if opened is None:
+            return JoinState.USED, None
+        log.info("session %s rejoined from the same browser", session.id)
+        since = session.consumed_at or self._clock()
+        return JoinState.OK, self._join_credentials(
+            session, opened["url"], opened["token"], opened["roomName"], since
+        )
+
+    @staticmethod
+    def _join_credentials(
+        session: Session, url: str, token: str, room: str, since: int
+    ) -> JoinCredentials:
+        return JoinCredentials(
             url=url,
             token=token,
             room_name=room,
-            ends_at=now + session.max_seconds,
+            ends_at=since + session.max_seconds,
             max_seconds=session.max_seconds,
             avatar_name=session.avatar_label,
         )
@@ -277,7 +375,7 @@ class SessionService:
         if session.state in (SessionState.SETTLED, SessionState.RELEASED):
             return JoinState.ENDED
         if session.code_used_at is not None:
-            return JoinState.USED
+            return JoinState.IN_USE
         if session.code_expires_at is None or session.code_expires_at <= self._clock():
             return JoinState.EXPIRED
         return JoinState.OK

@@ -21,6 +21,7 @@ from bot.runway.dialects import Operation
 from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import SessionStatus
+from bot.services.background import stop_task
 from bot.storage import Clock, EndReason, Session, SessionRepository, SessionState, unix_now
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,8 @@ class SessionTracker:
         self._task = asyncio.create_task(self._run(), name="session-tracker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -83,8 +81,9 @@ class SessionTracker:
     async def check(self, session: Session) -> None:
         now = self._clock()
         if session.state is SessionState.RESERVED:
-            if now - session.created_at > ORPHAN_RESERVATION_SECONDS:
-                # A start that died between reserving and Runway answering.
+            # A reservation with an owner has an intent: reconciliation settles it, at once
+            # when its process is gone. Older rows fall back on a timeout.
+            if session.owner is None and now - session.created_at > ORPHAN_RESERVATION_SECONDS:
                 await self._release(session, EndReason.START_FAILED)
             return
         if self._runway.rules.supports(Operation.SESSION_GET):

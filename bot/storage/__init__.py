@@ -20,7 +20,7 @@ from bot.storage.avatars import (
     ReviewState,
     name_key,
 )
-from bot.storage.common import UNSET, Clock, JsonValue, Unset, unix_now
+from bot.storage.common import UNSET, Clock, JsonValue, Unset, row_id, unix_now
 from bot.storage.database import Database
 from bot.storage.documents import Document, DocumentRepository, DocumentState, NewDocument
 from bot.storage.errors import (
@@ -81,5 +81,6 @@ __all__ = [
     "UsageSnapshot",
     "UsageTotals",
     "name_key",
+    "row_id",
     "unix_now",
 ]

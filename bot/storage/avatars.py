@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.storage.audit import AuditEvent, insert_event
 from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
 from bot.storage.database import Database
 from bot.storage.errors import DuplicateNameError, LimitReached
+from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -96,10 +97,29 @@ class AvatarRepository:
         Raises `DuplicateNameError`, or `LimitReached("guild_avatars")` when the guild already
         has `max_avatars`; both are checked in the same transaction as the insert.
         """
+        avatar, _ = await self._add(new, max_avatars, audit, None)
+        return avatar
+
+    async def add_with_intent(
+        self, new: NewAvatar, intent: NewIntent, owner: int, *, max_avatars: int | None = None
+    ) -> tuple[Avatar, int]:
+        """`add`, and in the same transaction the intent (owned by process `owner`) to create
+        the avatar at Runway: no crash can leave one without the other. Returns the intent id."""
+        avatar, intent_id = await self._add(new, max_avatars, None, (intent, owner))
+        assert intent_id is not None
+        return avatar, intent_id
+
+    async def _add(
+        self,
+        new: NewAvatar,
+        max_avatars: int | None,
+        audit: AuditEvent | None,
+        intent: tuple[NewIntent, int] | None,
+    ) -> tuple[Avatar, int | None]:
         key = name_key(new.name)
         now = self._clock()
 
-        def body(tx: WriteTx) -> Avatar:
+        def body(tx: WriteTx) -> tuple[Avatar, int | None]:
             _refuse_duplicate(tx, new.guild_id, key, new.name, exclude_id=None)
             if max_avatars is not None:
                 row = tx.fetch_one(
@@ -121,7 +141,12 @@ class AvatarRepository:
             assert row is not None, "INSERT ... RETURNING returns the row"
             if audit is not None:
                 insert_event(tx, new.guild_id, audit, now)
-            return _avatar(row)
+            avatar = _avatar(row)
+            intent_id = None
+            if intent is not None:
+                wanted, owner = intent
+                intent_id = insert_intent(tx, replace(wanted, record_id=avatar.id), owner, now)
+            return avatar, intent_id
 
         return await self._db.write(body)
 

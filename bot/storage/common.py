@@ -16,6 +16,22 @@ SqlValue: TypeAlias = int | float | str | bytes | None
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
+MAX_ROW_ID: Final = 2**63 - 1
+"""SQLite's largest INTEGER: no row id, and no Discord snowflake, is larger."""
+
+
+def row_id(value: str | int) -> int | None:
+    """A row id from a member's text (an autocomplete value, a typed number) or a custom id:
+    ASCII digits only, 1 to 2^63-1. Anything else (twenty digits, -5, 0, "²") is None, which
+    no row has, so every caller answers "not found" instead of failing in SQLite."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROW_ID)):
+            return None
+        value = int(text)
+    return value if 1 <= value <= MAX_ROW_ID else None
+
+
 def unix_now() -> int:
     """The wall clock in whole unix seconds, the unit every stored time uses."""
     return int(time.time())

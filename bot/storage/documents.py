@@ -163,6 +163,18 @@ class DocumentRepository:
             )
         )
 
+    async def added_since(
+        self, guild_id: int, avatar_id: int, name: str, since: int
+    ) -> Document | None:
+        """The document of this name recorded for the avatar since `since`, if any: what a
+        knowledge add interrupted after recording it had made."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM documents WHERE guild_id = ? AND avatar_id = ? AND name = ?"
+            " AND created_at >= ? ORDER BY id DESC LIMIT 1",
+            (guild_id, avatar_id, name, since),
+        )
+        return None if row is None else _document(row)
+
     async def list_orphaned(self, *, created_before: int, limit: int = 100) -> list[Document]:
         """Orphans of every guild, oldest first, for the cleanup.
 

@@ -8,7 +8,7 @@ tracker resumed after a crash) changes nothing and never counts a session twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.settings import Dialect
@@ -16,6 +16,7 @@ from bot.storage.admission import AdmissionPolicy, Period, PeriodUsage, UsageQue
 from bot.storage.common import Clock, unix_now
 from bot.storage.database import Database
 from bot.storage.errors import NotFoundError
+from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -72,6 +73,11 @@ class Session:
     consumed_at: int | None
     created_at: int
     ended_at: int | None
+    owner: int | None = None
+    """The process that made the reservation (None for rows from before schema 3)."""
+    join_secret_hash: bytes | None = None
+    join_credentials: bytes | None = None
+    """Encrypted under the joining browser's secret; only while the session is live."""
 
     @property
     def live(self) -> bool:
@@ -83,8 +89,17 @@ class SessionRepository:
         self._db = db
         self._clock = clock
 
-    async def reserve(self, new: NewSession, policy: AdmissionPolicy) -> Session:
-        """Check the limits and record the reservation in one `BEGIN IMMEDIATE` transaction.
+    async def reserve(
+        self,
+        new: NewSession,
+        policy: AdmissionPolicy,
+        *,
+        owner: int | None = None,
+        intent: NewIntent | None = None,
+    ) -> Session:
+        """Check the limits and record the reservation in one `BEGIN IMMEDIATE` transaction,
+        owned by process `owner`, with the intent to create it at Runway when given (its
+        `record_id` becomes the reservation's id).
 
         Raises `LimitReached` (from the policy) to refuse, and `NotFoundError` if `avatar_id`
         is not an avatar of the guild.
@@ -104,14 +119,17 @@ class SessionRepository:
             policy.admit(new, _usage(tx, new.guild_id, new.member_id, query), now)
             row = tx.fetch_one(
                 "INSERT INTO sessions (guild_id, member_id, avatar_id, preset_id, avatar_label,"
-                " dialect, max_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " dialect, max_seconds, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (
                     new.guild_id, new.member_id, new.avatar_id, new.preset_id, new.avatar_label,
-                    new.dialect, new.max_seconds, now,
+                    new.dialect, new.max_seconds, now, owner,
                 ),
             )  # fmt: skip
             assert row is not None, "INSERT ... RETURNING returns the row"
-            return _reservation(row[0], new, now)
+            if intent is not None and owner is not None:
+                insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
+            return _reservation(row[0], new, now, owner)
 
         return await self._db.write(body)
 
@@ -140,6 +158,33 @@ class SessionRepository:
             (reason, self._clock(), session_id),
         )
 
+    async def note_runway_id(self, session_id: int, runway_id: str) -> bool:
+        """Record the Runway session a released reservation turned out to have (found by
+        reconciliation after its answer was lost), so the books name every Runway session."""
+        return await self._write_changed(
+            "UPDATE sessions SET runway_id = ? WHERE id = ? AND runway_id IS NULL"
+            " AND state IN ('RELEASED', 'SETTLED')",
+            (runway_id, session_id),
+        )
+
+    async def release_owned_by(self, owners: list[int], reason: EndReason) -> list[int]:
+        """Release the reservations (never sent to Runway) of processes that are gone."""
+        if not owners:
+            return []
+        marks = ",".join("?" * len(owners))
+        now = self._clock()
+        rows = await self._db.write(
+            lambda tx: tx.fetch_all(
+                "UPDATE sessions SET state = 'RELEASED', end_reason = ?, ended_at = ?"  # noqa: S608 - only placeholders
+                f" WHERE state = 'RESERVED' AND owner IN ({marks}) AND NOT EXISTS ("
+                " SELECT 1 FROM runway_intents i WHERE i.kind = 'session'"
+                " AND i.record_id = sessions.id AND i.state IN ('PENDING', 'UNSURE'))"
+                " RETURNING id",
+                (reason, now, *owners),
+            )
+        )
+        return [int(row[0]) for row in rows]
+
     async def settle(
         self, session_id: int, *, used_seconds: int, end_reason: EndReason, ended_at: int
     ) -> bool:
@@ -153,12 +198,25 @@ class SessionRepository:
             (used_seconds, end_reason, ended_at, session_id),
         )
 
-    async def use_join_code(self, code_hash: bytes, now: int) -> Session | None:
-        """Use up a join code: the session the first time, None if used, expired or unknown."""
+    async def use_join_code(
+        self, code_hash: bytes, now: int, *, secret_hash: bytes | None = None
+    ) -> Session | None:
+        """Use up a join code: the session the first time, None if used, expired or unknown.
+
+        `secret_hash` binds the code to the browser that used it, so that browser alone can
+        rejoin the call later (see `store_join_credentials`).
+        """
         return await self._write_returning(
-            "UPDATE sessions SET code_used_at = ? WHERE join_code_hash = ?"
+            "UPDATE sessions SET code_used_at = ?, join_secret_hash = ? WHERE join_code_hash = ?"
             " AND code_used_at IS NULL AND code_expires_at > ? AND state = 'OPEN' RETURNING *",
-            (now, code_hash, now),
+            (now, secret_hash, code_hash, now),
+        )
+
+    async def store_join_credentials(self, session_id: int, sealed: bytes) -> bool:
+        """Keep the call's credentials, sealed, for a rejoin while the session is live."""
+        return await self._write_changed(
+            "UPDATE sessions SET join_credentials = ? WHERE id = ? AND state = 'OPEN'",
+            (sealed, session_id),
         )
 
     async def mark_consumed(self, session_id: int, consumed_at: int) -> bool:
@@ -168,6 +226,22 @@ class SessionRepository:
             " AND state = 'OPEN'",
             (consumed_at, session_id),
         )
+
+    async def by_id(self, session_id: int) -> Session | None:
+        """Any guild's session, for the bot's own bookkeeping (never for a member's input)."""
+        row = await self._db.fetch_one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return None if row is None else _session(row)
+
+    async def runway_ids_known(self, runway_ids: list[str]) -> set[str]:
+        """Which of these Runway sessions the bot has recorded."""
+        if not runway_ids:
+            return set()
+        marks = ",".join("?" * len(runway_ids))
+        rows = await self._db.fetch_all(
+            f"SELECT runway_id FROM sessions WHERE runway_id IN ({marks})",  # noqa: S608 - only placeholders
+            tuple(runway_ids),
+        )
+        return {str(row[0]) for row in rows}
 
     async def get(self, guild_id: int, session_id: int) -> Session | None:
         row = await self._db.fetch_one(
@@ -265,7 +339,7 @@ def _usage(tx: WriteTx, guild_id: int, member_id: int, query: UsageQuery) -> Usa
     )
 
 
-def _reservation(session_id: int, new: NewSession, now: int) -> Session:
+def _reservation(session_id: int, new: NewSession, now: int, owner: int | None) -> Session:
     """The row a reservation just inserted, built without reading it back: reserving is the hot
     path, and every other column starts empty."""
     return Session(
@@ -288,6 +362,7 @@ def _reservation(session_id: int, new: NewSession, now: int) -> Session:
         consumed_at=None,
         created_at=now,
         ended_at=None,
+        owner=owner,
     )
 
 
@@ -313,4 +388,7 @@ def _session(row: Row) -> Session:
         consumed_at=row["consumed_at"],
         created_at=row["created_at"],
         ended_at=row["ended_at"],
+        owner=row["owner"],
+        join_secret_hash=row["join_secret_hash"],
+        join_credentials=row["join_credentials"],
     )

@@ -56,8 +56,11 @@ class JoinBackend(Protocol):
         """The page's contents for `code`; never consumes it."""
         ...
 
-    async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
-        """OK and credentials exactly once; otherwise the state and None.
+    async def redeem(
+        self, code: str, secret: str | None = None
+    ) -> tuple[JoinState, JoinCredentials | None]:
+        """OK and credentials the first time, and again to the browser that sent the same
+        `secret` then (WARMING while that first request still waits); otherwise the state.
 
         May take up to ~30 s: it waits for Runway to report the session READY.
         """
@@ -104,6 +107,10 @@ _REFUSALS = {
     ),
 }
 _AGAIN = "To talk again, run /session start in Discord; the bot will send you a new link."
+_USED_ELSEWHERE = (
+    "This link was already used in another browser, so it can't be used here. If that was "
+    "you and the call is lost: run /session end in Discord, then /session start for a new link."
+)
 
 
 def add_join_routes(
@@ -182,7 +189,7 @@ class _JoinHandlers:
                 f"The bot could not look this link up (error id {error_id}). Reload in a moment; "
                 "if it keeps happening, tell the bot's admin this id.",
             )
-        if state is not JoinState.OK or view is None:
+        if state not in (JoinState.OK, JoinState.IN_USE) or view is None:
             await _pad(started)
             refusal = _REFUSALS.get(state, _INVALID)
             return self._notice(refusal.status, refusal.state, refusal.title, refusal.message)
@@ -205,6 +212,7 @@ class _JoinHandlers:
                 "expires_text": _expiry_text(view.expires_at),
                 "picture_url": f"/join/{code}/picture" if view.has_picture else "",
                 "initial": _initial(view.avatar_name),
+                "in_use": "true" if state is JoinState.IN_USE else "false",
                 "credentials_url": f"/join/{code}/credentials",
                 "ended_url": f"/join/{code}/ended",
                 "js_url": self._assets.static_url("join.js"),
@@ -219,8 +227,13 @@ class _JoinHandlers:
         started = time.monotonic()
         code = request.match_info["code"]
         try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        secret = payload.get("secret") if isinstance(payload, dict) else None
+        try:
             state, credentials = (
-                await self._backend.redeem(code)
+                await self._backend.redeem(code, secret if isinstance(secret, str) else None)
                 if _CODE.fullmatch(code)
                 else (JoinState.UNKNOWN, None)
             )
@@ -246,7 +259,11 @@ class _JoinHandlers:
                     "serverNow": time.time(),
                 }
             )
+        if state is JoinState.WARMING:
+            return _json_error(202, "warming", "The call is still getting ready; a moment…")
         await _pad(started)
+        if state is JoinState.USED:
+            return _json_error(404, "used_elsewhere", _USED_ELSEWHERE)
         refusal = _REFUSALS.get(state, _INVALID)
         return _json_error(refusal.status, refusal.state, refusal.message)
 

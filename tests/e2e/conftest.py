@@ -100,6 +100,8 @@ def runway_settings(runway: Sandbox, web_port: int) -> dict[str, str]:
         "WEB_PORT": str(web_port),
         "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
         "LIVEKIT_ORIGINS": runway.config.livekit_url,
+        # Short, so a lost answer is looked for and settled within a test's patience.
+        "RUNWAY_CREATE_TIMEOUT_SECONDS": "6",
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bot.runway.sandbox import Sandbox
+from tests.e2e.avatar_steps import settled as settled_reply
 from tests.fakediscord import FakeDiscord, InteractionResult, Member, Message
 
 PRESET = "preset:cat-character"
@@ -71,14 +72,21 @@ class Browser:
         check_join_headers(response)
         return response
 
-    async def join(self, code: str, *, hesitate: float = HESITATE_SECONDS) -> httpx.Response:
+    async def join(
+        self, code: str, *, hesitate: float = HESITATE_SECONDS, secret: str | None = None
+    ) -> httpx.Response:
         """What pressing Join does: the page's one POST for the call's credentials.
 
         A person takes a moment between the DM and the button; `hesitate=0` presses it at
         once, before Runway has the session ready (the bot then waits, "warming up").
+        `secret` is what the page keeps in the browser to rejoin the same call later.
         """
         await asyncio.sleep(hesitate)
-        response = await self.client.post(f"/join/{code}/credentials", headers=PAGE_HEADERS)
+        response = await self.client.post(
+            f"/join/{code}/credentials",
+            headers=PAGE_HEADERS,
+            json={} if secret is None else {"secret": secret},
+        )
         check_join_headers(response)
         return response
 
@@ -114,9 +122,10 @@ def link_in(message: Message) -> tuple[str, str]:
 async def run(
     fake: FakeDiscord, command: str, member: Member, **options: Any
 ) -> tuple[InteractionResult, Message]:
-    """A /session subcommand as `member`: its result and its final reply."""
+    """A /session subcommand as `member`: its result and its final reply (past any '⏳'
+    progress line)."""
     result = await fake.invoke(command, member=member, options=options or None)
-    return result, await result.final(timeout=20.0)
+    return result, await settled_reply(fake, result, timeout=20.0)
 
 
 async def start_session(

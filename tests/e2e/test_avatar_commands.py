@@ -887,7 +887,8 @@ RUNWAY_FAULTS: list[RunwayFault] = [
         "create",
         "POST",
         AVATARS,
-        "Runway is unavailable at the moment; try again in a few minutes.",
+        "Runway is unavailable at the moment; try again in a few minutes. Runway's own list "
+        "confirms that the avatar Mia was not created, so nothing was kept or charged.",
         {"status": 500},
     ),
     RunwayFault(
@@ -904,8 +905,9 @@ RUNWAY_FAULTS: list[RunwayFault] = [
         "create",
         "POST",
         AVATARS,
-        "The connection to Runway broke off; try again in a moment.",
-        {"drop": True, "before_handler": False},
+        "The connection to Runway broke off; try again in a moment. Runway's own list "
+        "confirms that the avatar Mia was not created, so nothing was kept or charged.",
+        {"drop": True},
     ),
     RunwayFault(
         "connection dropped (edit)",

@@ -165,7 +165,12 @@ async def test_show_list_and_delete_work_from_the_bots_own_records(
             {"status": 401},
             "Runway did not accept the bot's API key. An admin should check RUNWAYML_API_SECRET.",
         ),
-        ({"status": 500}, "Runway is unavailable at the moment; try again in a few minutes."),
+        (
+            {"status": 500},
+            "Runway is unavailable at the moment; try again in a few minutes. The Runway API "
+            "this bot is set up for cannot tell whether the avatar Mia was created anyway, so "
+            "the bot kept nothing (admins see this in `/about`). You can try again.",
+        ),
     ],
     ids=["400", "401", "500"],
 )

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from bot.runway.sandbox import Sandbox
-from bot.services.knowledge_text import estimate_tokens
+from bot.services.knowledge_text import SAVE_AS_UTF8
+from bot.services.token_count import estimate_tokens
 from tests.e2e.avatar_steps import (
     at_runway,
     document_rows,
@@ -104,13 +105,13 @@ async def test_add_list_and_remove_documents(
     assert status == 200
     assert at_runway_facts["content"] == FACTS
 
-    # A UTF-8 byte-order mark is allowed (and dropped); a name may be given.
-    rules = "# Rules\n\nBe kind. No spoilers.\n"
+    # UTF-16 with a byte-order mark (Notepad's "Unicode") is read; a name may be given.
+    rules = "# Rules\n\nBe kind. No spoilers. Café at eight.\n"
     await add(
         fake_discord,
         admin,
         mia,
-        text_file(b"\xef\xbb\xbf" + rules.encode(), "rules.md"),
+        text_file(rules.encode("utf-16"), "rules.md"),
         name="House rules",
     )
     used = facts_tokens + estimate_tokens(rules)
@@ -251,7 +252,7 @@ def zip_named_txt() -> Attachment:
     return Attachment("notes.txt", buffer.getvalue(), "text/plain")
 
 
-WORDS_30K = "word " * 30_000  # 30,000 tokens by the bot's estimate
+WORDS_30K = "word" + " word" * 29_999  # 30,000 tokens by the bot's count
 
 
 @dataclass(frozen=True)
@@ -279,8 +280,8 @@ BAD_FILES: list[BadFile] = [
     BadFile(
         "Latin-1 text",
         text_file("Café crème\n".encode("latin-1"), "menu.txt"),
-        "That file is not valid UTF-8 text (bad byte at position 3). "
-        "Save it as UTF-8 and upload it again.",
+        'That file is not UTF-8 text: it looks like Windows-1252 (Western European, "ANSI" '
+        "in Notepad). " + SAVE_AS_UTF8,
     ),
     BadFile(
         "text with NUL bytes",
@@ -399,7 +400,8 @@ RUNWAY_FAULTS: list[KnowledgeFault] = [
         "POST",
         DOCUMENTS,
         {"status": 500},
-        "Runway is unavailable at the moment; try again in a few minutes.",
+        "Runway is unavailable at the moment; try again in a few minutes. Runway's own list "
+        "confirms that the file facts.txt was not created, so nothing was kept or charged.",
     ),
     KnowledgeFault(
         "connection dropped after Runway attached it",

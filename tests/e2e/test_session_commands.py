@@ -211,16 +211,40 @@ async def test_the_link_shows_the_page_without_using_it_and_hands_out_credential
     assert row.consumed_at is not None
 
     again = await browser.join(started.code, hesitate=0)
-    assert (again.status_code, again.json()) == (404, INVALID)
+    assert (again.status_code, again.json()["state"]) == (404, "used_elsewhere")
+    assert "/session end" in again.json()["message"]
     unknown = await browser.join("A" * 32, hesitate=0)
     assert (unknown.status_code, unknown.json()) == (404, INVALID)
-    used_page = await browser.open(started.code)
+    used_page = await browser.open(started.code)  # the call is live: its browser may rejoin
+    assert used_page.status_code == 200
+    assert 'data-in-use="true"' in used_page.text
     unknown_page = await browser.open("B" * 32)
-    assert used_page.status_code == unknown_page.status_code == 404
-    assert used_page.text == unknown_page.text
-    assert "already been used or is not valid" in used_page.text
+    assert unknown_page.status_code == 404
+    assert "already been used or is not valid" in unknown_page.text
     assert runway.handled("POST", CONSUME_ROUTE) == consumed_before + 1
     await end_session(fake_discord, member)
+    ended_page = await browser.open(started.code)
+    assert "already over" in ended_page.text
+
+
+async def test_the_browser_that_joined_rejoins_the_same_call_and_no_other_can(
+    fake_discord: FakeDiscord, member: Member, runway: Sandbox, browser: Browser
+) -> None:
+    started = await start_session(fake_discord, member)
+    consumed_before = runway.handled("POST", CONSUME_ROUTE)
+    secret = "k" * 43
+
+    first = await browser.join(started.code, secret=secret)
+    rejoined = await browser.join(started.code, secret=secret)
+    stranger = await browser.join(started.code, secret="z" * 43)
+
+    assert first.status_code == rejoined.status_code == 200
+    assert rejoined.json()["token"] == first.json()["token"]
+    assert rejoined.json()["endsAt"] == first.json()["endsAt"]
+    assert stranger.json()["state"] == "used_elsewhere"
+    assert runway.handled("POST", CONSUME_ROUTE) == consumed_before + 1  # Runway's one consume
+    await end_session(fake_discord, member)
+    assert (await browser.join(started.code, secret=secret)).json() == ENDED
 
 
 async def test_minutes_choose_a_shorter_call_and_the_servers_maximum_caps_a_longer_one(
@@ -401,30 +425,53 @@ async def test_a_call_runway_fails_costs_nothing(
 # One live session per member, and Runway's faults
 
 
-async def test_a_second_start_is_refused_while_the_first_is_live(
+async def test_a_second_start_offers_to_end_the_live_call_and_cancel_keeps_it(
     fake_discord: FakeDiscord, member: Member, runway: Sandbox, bot_workdir: Path
 ) -> None:
     await start_session(fake_discord, member)
     created_before = runway.requests("POST", SESSIONS_ROUTE)
 
-    _, refused = await run(fake_discord, "session start", member, avatar=PRESET)
+    _, offer = await run(fake_discord, "session start", member, avatar=PRESET)
 
-    assert refused.ephemeral
-    assert refused.embed.description == (
-        "You already have a live session here. End it with `/session end` first."
-    )
+    assert offer.ephemeral
+    assert "Your call with **Cat Character (Runway preset)** is still live" in offer.text
+    assert "press Rejoin" in offer.text
+    assert [b.label for b in offer.buttons] == ["End it and start the new call", "Cancel"]
+    kept = await fake_discord.press_button(offer, "Cancel", member=member)
+    await kept.final(timeout=10.0)
     assert runway.requests("POST", SESSIONS_ROUTE) == created_before
     assert len(fake_discord.dms(member)) == 1
     assert [row.state for row in session_rows(bot_workdir, member)] == ["OPEN"]
     await end_session(fake_discord, member)
-    again = await start_session(fake_discord, member)
-    assert again.dm is not None
+
+
+async def test_the_offer_ends_the_live_call_and_starts_the_new_one(
+    fake_discord: FakeDiscord, member: Member, runway: Sandbox, bot_workdir: Path
+) -> None:
+    await start_session(fake_discord, member)
+    _, offer = await run(fake_discord, "session start", member, avatar=PRESET)
+
+    await fake_discord.press_button(offer, "End it and start the new call", member=member)
+
+    link = await fake_discord.wait_for_dm(member, count=3)  # first link, summary, new link
+    assert "Join the call" in (link.embed.description or "")
+    rows = session_rows(bot_workdir, member)
+    assert [(row.state, row.end_reason) for row in rows] == [
+        ("SETTLED", "member_ended"),
+        ("OPEN", None),
+    ]
     await end_session(fake_discord, member)
 
 
 CREATE_FAULTS: dict[str, tuple[dict[str, Any], int, str]] = {
     # fault on POST /v1/realtime_sessions -> requests the bot made, what the member reads
-    "500": ({"status": 500}, 1, "Runway is unavailable at the moment; try again in a few minutes."),
+    "500": (
+        {"status": 500},
+        1,
+        "Runway is unavailable at the moment; try again in a few minutes. Runway's own list "
+        f"confirms that your call with {PRESET_LABEL} was not created, so nothing was kept or "
+        "charged.",
+    ),
     "400": (
         {"status": 400},
         1,
@@ -438,12 +485,9 @@ CREATE_FAULTS: dict[str, tuple[dict[str, Any], int, str]] = {
     "dropped": (
         {"drop": True},
         1,
-        "The connection to Runway broke off; try again in a moment.",
-    ),
-    "dropped_after_creating": (
-        {"drop": True, "before_handler": False},
-        1,
-        "The connection to Runway broke off; try again in a moment.",
+        "The connection to Runway broke off; try again in a moment. Runway's own list "
+        f"confirms that your call with {PRESET_LABEL} was not created, so nothing was kept or "
+        "charged.",
     ),
 }
 

@@ -22,7 +22,9 @@ from bot.runway.sandbox import Sandbox
 from tests.e2e.conftest import runway_settings
 from tests.e2e.realbot import start_real_bot
 from tests.e2e.session_steps import (
+    PRESET,
     SESSION_ROUTE,
+    SESSIONS_ROUTE,
     Browser,
     end_session,
     only_row,
@@ -100,6 +102,62 @@ async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_rest
         rows = session_rows(bot_workdir, member)
         assert [(r.state, r.used_seconds) for r in rows] == [("SETTLED", 42), ("SETTLED", 0)]
         assert len([line for line in second.lines if " settled: " in line]) == 2
+    finally:
+        code = await second.stop()
+    assert code == 0, second.tail()
+
+
+async def test_a_start_killed_while_runway_creates_is_found_cancelled_and_told_at_restart(
+    fake_discord: FakeDiscord,
+    runway: Sandbox,
+    bot_settings: Mapping[str, str],
+    bot_workdir: Path,
+) -> None:
+    """SIGKILL while Runway has made the session but not yet answered: after the restart the
+    reservation is released at once (not after a 120 s sweep), Runway's session is found in
+    its conversation list and cancelled, the member is told by DM, and /about shows admins."""
+    first = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    try:
+        guild = await fake_discord.create_guild("Killed Start Server")
+        member = fake_discord.create_member(guild, "caller")
+        admin = fake_discord.create_member(guild, "admin", manage_guild=True)
+        runway.inject("POST", SESSIONS_ROUTE, latency=4.0, before_handler=False)
+        created_before = runway.handled("POST", SESSIONS_ROUTE)
+        await fake_discord.invoke("session start", member=member, options={"avatar": PRESET})
+        deadline = time.monotonic() + 10
+        while runway.handled("POST", SESSIONS_ROUTE) == created_before:
+            assert time.monotonic() < deadline, "Runway never got the create"
+            await asyncio.sleep(0.02)
+        first.process.send_signal(signal.SIGKILL)
+        assert await first.process.wait() == -signal.SIGKILL
+    finally:
+        await first.stop()
+    assert only_row(bot_workdir, member).state == "RESERVED"
+    made = [
+        session_id
+        for session_id, status in runway.inventory()["sessions"].items()
+        if status == "NOT_READY"
+    ]
+    assert len(made) == 1
+
+    began = time.monotonic()
+    second = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    try:
+        row = await wait_for_row(bot_workdir, member, settled)
+        assert time.monotonic() - began < 30  # at start-up, not after the 120 s sweep
+        assert (row.state, row.end_reason, row.runway_id) == ("RELEASED", "start_failed", made[0])
+        assert runway.inventory()["sessions"][made[0]] == "CANCELLED"
+        told = await fake_discord.wait_for_dm(member)
+        assert "could not be set up" in (told.embed.description or "")
+        assert "costs nothing" in (told.embed.description or "")
+        assert any("resolved: session for" in line for line in second.lines)
+
+        about = await fake_discord.invoke("about", member=admin)
+        shown = await about.final()
+        fields = {field.name: field.value for field in shown.embed.fields}
+        assert "1 found and removed" in fields["Runway check (admins)"]
+        plain = await (await fake_discord.invoke("about", member=member)).final()
+        assert "Runway check (admins)" not in {f.name for f in plain.embed.fields}
     finally:
         code = await second.stop()
     assert code == 0, second.tail()

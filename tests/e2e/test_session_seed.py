@@ -77,7 +77,7 @@ async def test_the_link_hands_over_the_stored_credentials_once_and_the_pages_end
     assert body["roomName"] == f"sandbox-{row.runway_id}"
     refused = await browser.join(started.code)
     assert refused.status_code == 404
-    assert refused.json()["state"] == "invalid"
+    assert refused.json()["state"] == "used_elsewhere"
     _, status = await run(fake_discord, "session status", member)
     assert {f.name: f.value for f in status.embed.fields}["State"] == "in the call"
 
@@ -128,7 +128,10 @@ async def test_a_runway_fault_at_start_releases_the_reservation(
     _, reply = await run(fake_discord, "session start", member, avatar="preset:influencer")
 
     assert reply.embed.description == (
-        "Runway is unavailable at the moment; try again in a few minutes."
+        "Runway is unavailable at the moment; try again in a few minutes. The Runway API this "
+        "bot is set up for cannot tell whether your call with Influencer (Runway preset) was "
+        "created anyway, so the bot kept nothing (admins see this in `/about`). You can try "
+        "again."
     )
     assert only_row(bot_workdir, member).state == "RELEASED"
     assert fake_discord.dms(member) == []

@@ -41,6 +41,7 @@ async def client(production_sandbox: Sandbox) -> AsyncIterator[RunwayClient]:
         api_key=SecretStr(SANDBOX_KEY),
         retry=RETRY,
         timeout=httpx.Timeout(0.5),
+        create_read_seconds=0.5,
     ) as runway:
         yield runway
 
@@ -51,18 +52,39 @@ async def test_post_after_read_timeout_is_not_sent_twice(
     production_sandbox.inject(
         method="POST", route=SESSIONS, latency=1.5, before_handler=False, times=1
     )
-    with pytest.raises(RunwayTimeoutError):
+    with pytest.raises(RunwayTimeoutError) as caught:
         await client.create_session(SESSION)
+    assert caught.value.uncertain  # Runway may have made it: only a listing can tell
     assert production_sandbox.requests("POST", SESSIONS) == 1
     assert production_sandbox.handled("POST", SESSIONS) == 1
+
+
+async def test_billable_creates_wait_longer_than_other_calls(
+    production_sandbox: Sandbox,
+) -> None:
+    """A create Runway answers after 1 s succeeds with a 0.3 s read timeout for the rest."""
+    production_sandbox.inject(method="POST", route=AVATARS, latency=1.0, before_handler=False)
+    async with RunwayClient(
+        base_url=production_sandbox.base_url,
+        api_key=SecretStr(SANDBOX_KEY),
+        retry=RETRY,
+        timeout=httpx.Timeout(0.3),
+        create_read_seconds=3.0,
+    ) as runway:
+        avatar = await runway.create_avatar(AVATAR)
+        production_sandbox.inject(method="GET", route=AVATAR_ITEM, latency=1.0, times=3)
+        with pytest.raises(RunwayTimeoutError):
+            await runway.get_avatar(avatar.id)
+    assert production_sandbox.handled("POST", AVATARS) == 1
 
 
 async def test_post_after_dropped_connection_is_not_sent_twice(
     client: RunwayClient, production_sandbox: Sandbox
 ) -> None:
     production_sandbox.inject(method="POST", route=AVATARS, drop=True, before_handler=False)
-    with pytest.raises(UnavailableError):
+    with pytest.raises(UnavailableError) as caught:
         await client.create_avatar(AVATAR)
+    assert caught.value.uncertain
     assert production_sandbox.requests("POST", AVATARS) == 1
 
 

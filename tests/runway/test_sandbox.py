@@ -160,7 +160,7 @@ async def test_key_and_version_header_are_required(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/nothing"), ("PUT", AVATARS), ("GET", "/v1/avatar_conversations"), ("GET", "/")],
+    [("GET", "/v1/nothing"), ("PUT", AVATARS), ("DELETE", "/v1/avatar_usage"), ("GET", "/")],
 )
 async def test_unknown_routes_and_methods_are_404(
     api: httpx.AsyncClient, method: str, path: str

@@ -17,17 +17,13 @@ from PIL import Image
 
 from bot.errors import InvalidInput
 from bot.net.safe_fetch import SafeFetcher
-from bot.services.avatar_pictures import (
-    PICTURE_SIDE,
-    RETRY_SECONDS,
-    AvatarPictures,
-    square_jpeg,
-)
+from bot.services.avatar_pictures import RETRY_SECONDS, AvatarPictures
 from bot.services.avatars import AvatarDraft, ImageUpload
-from bot.services.images import check_image
+from bot.services.images import PICTURE_SIDE, check_image, square_picture
 from bot.services.join_types import JoinState
 from bot.storage import Avatar, AvatarRepository, Database
 from bot.storage.pictures import PictureRepository
+from bot.workers.pool import WorkerPool
 from tests.services.conftest import ADMIN, GUILD, MEMBER, World, png
 from tests.storage.helpers import new_avatar
 
@@ -88,7 +84,7 @@ async def db(tmp_path: Path):
 
 
 async def keep_supplied(pictures: AvatarPictures, avatar: Avatar, colour=(200, 30, 30)) -> None:
-    await pictures.keep_supplied(GUILD, avatar.id, check_image(image_bytes(colour)))
+    await pictures.keep_supplied(GUILD, avatar.id, square_picture(check_image(image_bytes(colour))))
 
 
 def colour_of(data: bytes) -> tuple[int, int, int]:
@@ -136,7 +132,7 @@ async def test_the_seed_dialect_keeps_the_supplied_picture_too(seed_world: World
 def test_the_encoding_flattens_transparency_and_crops_to_a_square() -> None:
     buffer = io.BytesIO()
     Image.new("RGBA", (300, 900), (0, 0, 0, 0)).save(buffer, "PNG")
-    data = square_jpeg(check_image(buffer.getvalue()))
+    data = square_picture(check_image(buffer.getvalue()))
     image = decoded(data)
     assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (300, 300))
     assert near(colour_of(data), (30, 31, 34))
@@ -163,7 +159,11 @@ async def test_a_join_link_shows_its_avatars_picture_only_while_usable(world: Wo
         assert decoded(picture.data).format == "JPEG"
 
     assert (await sessions.redeem(code))[0] is JoinState.OK
-    assert await sessions.picture(code) == (JoinState.USED, None)
+    state, picture = await sessions.picture(code)  # the call runs: its page still shows it
+    assert state is JoinState.IN_USE
+    assert picture is not None
+    await sessions.end(GUILD, MEMBER)
+    assert await sessions.picture(code) == (JoinState.ENDED, None)
     assert await sessions.picture("x" * 32) == (JoinState.UNKNOWN, None)
 
 
@@ -182,7 +182,7 @@ async def test_a_preset_has_no_picture(world: World) -> None:
 
 async def test_runways_processed_image_replaces_the_supplied_one_once_fetched(db) -> None:
     fetcher = TableFetcher({PROCESSED: image_bytes((20, 160, 60))})
-    pictures = AvatarPictures(PictureRepository(db), fetcher)
+    pictures = AvatarPictures(PictureRepository(db), fetcher, WorkerPool())
     avatar = await avatar_with(db)
     await keep_supplied(pictures, avatar)
 
@@ -203,7 +203,7 @@ async def test_runways_processed_image_replaces_the_supplied_one_once_fetched(db
 async def test_a_newer_processed_image_is_fetched_again(db) -> None:
     newer = PROCESSED.replace("processed", "processed-2")
     fetcher = TableFetcher({PROCESSED: image_bytes((20, 160, 60)), newer: image_bytes((0, 0, 200))})
-    pictures = AvatarPictures(PictureRepository(db), fetcher)
+    pictures = AvatarPictures(PictureRepository(db), fetcher, WorkerPool())
     avatar = await avatar_with(db, processed_image_uri=PROCESSED)
     await pictures.picture(avatar)
 
@@ -228,7 +228,7 @@ async def test_a_processed_image_that_fails_falls_back_and_waits_before_retrying
 ) -> None:
     fetcher = TableFetcher({PROCESSED: answer})
     clock = Clock()
-    pictures = AvatarPictures(PictureRepository(db), fetcher, monotonic=clock)
+    pictures = AvatarPictures(PictureRepository(db), fetcher, WorkerPool(), monotonic=clock)
     avatar = await avatar_with(db, processed_image_uri=PROCESSED)
     await keep_supplied(pictures, avatar)
 
@@ -248,7 +248,7 @@ async def test_a_processed_image_that_fails_falls_back_and_waits_before_retrying
 
 async def test_an_avatar_without_any_picture_has_none(db) -> None:
     fetcher = TableFetcher({PROCESSED: InvalidInput("unreachable")})
-    pictures = AvatarPictures(PictureRepository(db), fetcher)
+    pictures = AvatarPictures(PictureRepository(db), fetcher, WorkerPool())
     assert await pictures.picture(await avatar_with(db)) is None
     assert await pictures.picture(await avatar_with(db, processed_image_uri=PROCESSED)) is None
 
@@ -256,7 +256,7 @@ async def test_an_avatar_without_any_picture_has_none(db) -> None:
 async def test_the_sandbox_stand_in_address_is_never_fetched(db) -> None:
     stand_in = "https://sandbox.runway.invalid/previews/av_1/processed.jpg"
     fetcher = TableFetcher({})
-    pictures = AvatarPictures(PictureRepository(db), fetcher)
+    pictures = AvatarPictures(PictureRepository(db), fetcher, WorkerPool())
     avatar = await avatar_with(db, processed_image_uri=stand_in)
     await keep_supplied(pictures, avatar)
     assert await pictures.picture(avatar) is not None
@@ -265,7 +265,7 @@ async def test_the_sandbox_stand_in_address_is_never_fetched(db) -> None:
 
 async def test_pages_opened_at_once_share_one_download(db) -> None:
     fetcher = TableFetcher({PROCESSED: image_bytes((20, 160, 60))}, delay=0.1)
-    pictures = AvatarPictures(PictureRepository(db), fetcher)
+    pictures = AvatarPictures(PictureRepository(db), fetcher, WorkerPool())
     avatar = await avatar_with(db, processed_image_uri=PROCESSED)
 
     shown = await asyncio.gather(*(pictures.picture(avatar) for _ in range(5)))

@@ -8,6 +8,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.runway.errors import BadRequestError, UnavailableError
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarDraft, ImageLink, ImageUpload
+from bot.services.billable import NotCreated
 from bot.storage import AvatarStatus, ReviewState
 from tests.services.conftest import ADMIN, GUILD, MEMBER, OTHER_GUILD, World, png
 
@@ -85,7 +86,7 @@ async def test_failed_avatar_shows_reason_and_leaves_nothing_usable(world: World
 
 @pytest.mark.parametrize(
     ("status", "times", "error"),
-    [(400, 1, BadRequestError), (500, 1, UnavailableError), (503, 2, UnavailableError)],
+    [(400, 1, BadRequestError), (500, 1, NotCreated), (503, 2, UnavailableError)],
 )
 async def test_runway_refusal_frees_the_name(
     world: World, status: int, times: int, error: type

@@ -10,6 +10,7 @@ from bot.errors import InvalidInput, NotAllowed
 from bot.runway.errors import UnavailableError
 from bot.services.avatars import AvatarDraft, ImageUpload
 from bot.services.knowledge import BUDGET
+from bot.services.token_count import estimate_tokens
 from bot.storage import Avatar, DocumentRepository
 from tests.services.conftest import ADMIN, GUILD, MEMBER, World, png
 
@@ -66,11 +67,15 @@ async def test_members_cannot_add(world: World) -> None:
 
 async def test_over_budget_says_what_remains(world: World) -> None:
     avatar = await make_avatar(world)
-    big = ("abcdefghijkl " * 15_000).encode()  # 195,000 characters, 45,000 tokens
-    await world.services.knowledge.add(GUILD, ADMIN, avatar, filename="big.txt", data=big)
+    text = "The members of this server meet on Fridays to talk about games. " * 2300
+    tokens = estimate_tokens(text)  # about 32,000
+    await world.services.knowledge.add(GUILD, ADMIN, avatar, filename="big.txt", data=text.encode())
     with pytest.raises(InvalidInput) as caught:
-        await world.services.knowledge.add(GUILD, ADMIN, avatar, filename="more.txt", data=big)
-    assert "5,000 of its 50,000" in caught.value.user_message
+        await world.services.knowledge.add(
+            GUILD, ADMIN, avatar, filename="more.txt", data=text.encode()
+        )
+    assert f"about {tokens:,} tokens" in caught.value.user_message
+    assert f"{50_000 - tokens:,} of its 50,000" in caught.value.user_message
     assert world.sandbox.handled("POST", "/v1/documents") == 1
 
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from bot.errors import InvalidInput, LimitReached, NotFound
-from bot.runway.errors import UnavailableError
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarDraft, ImageUpload
+from bot.services.billable import NotCreated
 from bot.services.join_types import JoinState
 from bot.services.sessions import PRESET_PREFIX
 from bot.services.tracker import SessionTracker
@@ -56,7 +56,7 @@ async def test_view_never_uses_the_code_and_redeem_works_once(world: World) -> N
     assert credentials.url.startswith("wss://")
     again, nothing = await world.services.sessions.redeem(code)
     assert (again, nothing) == (JoinState.USED, None)
-    assert (await world.services.sessions.view(code))[0] is JoinState.USED
+    assert (await world.services.sessions.view(code))[0] is JoinState.IN_USE
     assert (await world.services.sessions.redeem("x" * 32))[0] is JoinState.UNKNOWN
 
 
@@ -78,7 +78,7 @@ async def test_server_concurrency_limit_holds_under_a_burst(world: World) -> Non
 
 async def test_runway_failure_releases_the_reservation(world: World) -> None:
     world.sandbox.inject("POST", "/v1/realtime_sessions", status=500, times=1)
-    with pytest.raises(UnavailableError):
+    with pytest.raises(NotCreated):
         await start(world)
     assert await world.services.sessions.live(GUILD, MEMBER) == []
     assert (await start(world)).session.state is SessionState.OPEN
@@ -204,3 +204,48 @@ async def test_pending_avatar_is_refused_with_the_reason(world: World) -> None:
     with pytest.raises(InvalidInput) as caught:
         await world.services.sessions.target(GUILD, str(created.avatar.id))
     assert "approval" in caught.value.user_message
+
+
+SECRET = "s" * 43
+
+
+async def test_the_joining_browser_can_rejoin_with_its_secret_and_nobody_else(
+    world: World,
+) -> None:
+    started = await start(world)
+    code = code_of(started.join_url)
+    sessions = world.services.sessions
+
+    first, credentials = await sessions.redeem(code, SECRET)
+    again, same = await sessions.redeem(code, SECRET)
+    other, nothing = await sessions.redeem(code, "t" * 43)
+    bare, none = await sessions.redeem(code)
+    page, _ = await sessions.view(code)
+
+    assert (first, again, other, bare, page) == (
+        JoinState.OK,
+        JoinState.OK,
+        JoinState.USED,
+        JoinState.USED,
+        JoinState.IN_USE,
+    )
+    assert credentials is not None
+    assert same is not None
+    assert (same.url, same.token, same.room_name) == (
+        credentials.url,
+        credentials.token,
+        credentials.room_name,
+    )
+    assert nothing is None
+    assert none is None
+    assert world.sandbox.handled("POST", "/v1/realtime_sessions/{id}/consume") == 1
+    stored = await SessionRepository(world.database).get(GUILD, started.session.id)
+    assert stored is not None
+    assert stored.join_credentials is not None
+    assert credentials.token.encode() not in stored.join_credentials  # sealed, not stored plain
+
+    await sessions.end(GUILD, MEMBER)
+    ended = await SessionRepository(world.database).get(GUILD, started.session.id)
+    assert ended is not None
+    assert ended.join_credentials is None  # forgotten with the session
+    assert (await sessions.redeem(code, SECRET))[0] is JoinState.ENDED

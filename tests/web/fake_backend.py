@@ -17,6 +17,10 @@ class IssuedCode:
     view: JoinView
     credentials: JoinCredentials
     picture: JoinPicture | None = None
+    secret: str | None = None
+    """The secret the first redeem came with: that browser alone may redeem again."""
+    ready: bool = False
+    """Whether the first redeem has finished (until then a rejoin is WARMING)."""
 
 
 @dataclass
@@ -72,19 +76,27 @@ class FakeBackend(JoinBackend):
         issued = self.codes.get(code)
         if issued is None:
             return JoinState.UNKNOWN, None
-        return issued.state, issued.view if issued.state is JoinState.OK else None
+        shown = issued.state in (JoinState.OK, JoinState.IN_USE)
+        return issued.state, issued.view if shown else None
 
-    async def redeem(self, code: str) -> tuple[JoinState, JoinCredentials | None]:
+    async def redeem(
+        self, code: str, secret: str | None = None
+    ) -> tuple[JoinState, JoinCredentials | None]:
         self.calls.append(("redeem", code))
         if self.error is not None:
             raise self.error
-        await asyncio.sleep(self.redeem_delay)
         issued = self.codes.get(code)
         if issued is None:
             return JoinState.UNKNOWN, None
+        if issued.state is JoinState.IN_USE:
+            if secret is None or secret != issued.secret:
+                return JoinState.USED, None
+            return (JoinState.OK, issued.credentials) if issued.ready else (JoinState.WARMING, None)
         if issued.state is not JoinState.OK:
             return issued.state, None
-        issued.state = JoinState.USED
+        issued.state, issued.secret = JoinState.IN_USE, secret
+        await asyncio.sleep(self.redeem_delay)
+        issued.ready = True
         return JoinState.OK, issued.credentials
 
     async def ended(self, code: str, reason: str) -> None:

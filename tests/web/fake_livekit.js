@@ -100,6 +100,10 @@
     serverCloses() {
       this.emit(RoomEvent.Disconnected, 5);
     }
+    // For tests: the network drops (LiveKit gave up reconnecting; the call goes on).
+    connectionDrops() {
+      this.emit(RoomEvent.Disconnected, 9);
+    }
   }
 
   globalThis.LivekitClient = { Room, RoomEvent, Track, isBrowserSupported: () => true };

@@ -298,3 +298,61 @@ async def test_phone_screen(open_page, site):
     await video_playing(page)
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await shoot(page, "mobile-in-call")
+
+
+async def test_reload_during_warm_up_rejoins_the_same_call_from_the_same_browser(
+    open_page, site, browser
+):
+    code = site.backend.issue(avatar_name="Nova", token="tok-same-call", ends_in=280)
+    site.backend.redeem_delay = 2.0  # Runway warming up
+    page = await open_page(code, fake_livekit=True)
+    await page.click("#join")
+    await state(page, "warming")
+
+    await page.reload()  # the member reloads (or closes and reopens) mid warm-up
+    await state(page, "rejoin")
+    assert "still running" in await page.text_content("#title")
+    await shoot(page, "10-rejoin-after-reload")
+    await page.click("#rejoin")
+    await state(page, "call")
+
+    fake = await page.evaluate("globalThis.__fakeLivekit")
+    assert fake["connects"] == [{"url": "wss://livekit.example.test", "token": "tok-same-call"}]
+    assert site.backend.calls_to("redeem").count(code) >= 2  # the first, then the rejoin
+
+    # Another browser (no secret) with the same link gets nothing, and is told what works.
+    stranger = await open_page(code, fake_livekit=True)
+    await state(stranger, "used-elsewhere")
+    text = await stranger.text_content("main")
+    assert "/session end" in text
+    assert "/session start" in text
+    assert await stranger.is_hidden("#rejoin")
+    await shoot(stranger, "11-used-in-another-browser")
+
+
+async def test_a_dropped_connection_offers_rejoin_and_does_not_end_the_call(open_page, site):
+    code = site.backend.issue(token="tok-drop", ends_in=280)
+    page = await open_page(code, fake_livekit=True)
+    await page.click("#join")
+    await state(page, "call")
+
+    await page.evaluate("globalThis.__fakeLivekit.room.connectionDrops()")
+    await state(page, "dropped")
+    assert "still running" in await page.text_content("#status")
+    assert await page.is_visible("#rejoin")
+    assert await page.is_visible("#end")
+    await shoot(page, "12-connection-dropped")
+    await page.click("#rejoin")
+    await state(page, "call")
+
+    fake = await page.evaluate("globalThis.__fakeLivekit")
+    assert [attempt["token"] for attempt in fake["connects"]] == ["tok-drop", "tok-drop"]
+
+    # Dropped again, and this time the member reloads: the call is still theirs.
+    await page.evaluate("globalThis.__fakeLivekit.room.connectionDrops()")
+    await state(page, "dropped")
+    await page.reload()
+    await state(page, "rejoin")
+    await page.click("#rejoin")
+    await state(page, "call")
+    assert not any(reported == code for reported, _ in site.backend.ended_reasons)

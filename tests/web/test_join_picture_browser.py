@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from bot.services.avatar_pictures import square_jpeg
-from bot.services.images import check_image
+from bot.services.images import check_image, square_picture
 from tests.web.test_join_browser import browser, open_page, shoot, site, state
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -35,7 +34,7 @@ def portrait() -> bytes:
     draw.arc((250, 380, 390, 470), start=20, end=160, fill=(170, 60, 70), width=10)  # smile
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
-    return square_jpeg(check_image(buffer.getvalue()))
+    return square_picture(check_image(buffer.getvalue()))
 
 
 async def geometry(page: Any, selector: str) -> dict[str, float]:

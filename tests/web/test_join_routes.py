@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import re
@@ -145,12 +146,53 @@ async def test_credentials_are_handed_out_once(make_client, backend):
     }
     assert second.status == 404
     assert await second.json() == {
-        "state": "invalid",
-        "message": "This link has already been used or is not valid.",
+        "state": "used_elsewhere",
+        "message": "This link was already used in another browser, so it can't be used here. "
+        "If that was you and the call is lost: run /session end in Discord, then "
+        "/session start for a new link.",
     }
 
 
-async def test_used_and_unknown_codes_get_the_same_credentials_answer(make_client, backend):
+SECRET = "A" * 43
+
+
+async def test_the_browser_that_joined_can_join_again_and_no_other(make_client, backend):
+    code = backend.issue(token="tok-1")
+    client = await make_client()
+
+    first = await client.post(f"/join/{code}/credentials", headers=JOIN, json={"secret": SECRET})
+    again = await client.post(f"/join/{code}/credentials", headers=JOIN, json={"secret": SECRET})
+    other = await client.post(f"/join/{code}/credentials", headers=JOIN, json={"secret": "B" * 43})
+    page = await client.get(f"/join/{code}")
+
+    assert (first.status, again.status, other.status) == (200, 200, 404)
+    assert (await again.json())["token"] == "tok-1"
+    assert (await other.json())["state"] == "used_elsewhere"
+    assert page.status == 200
+    assert 'data-in-use="true"' in await page.text()
+
+
+async def test_a_rejoin_while_the_first_request_waits_on_runway_is_told_to_wait(
+    make_client, backend
+):
+    code = backend.issue()
+    backend.redeem_delay = 1.0
+    client = await make_client()
+    first = asyncio.create_task(
+        client.post(f"/join/{code}/credentials", headers=JOIN, json={"secret": SECRET})
+    )
+    await asyncio.sleep(0.3)
+
+    waiting = await client.post(f"/join/{code}/credentials", headers=JOIN, json={"secret": SECRET})
+
+    assert waiting.status == 202
+    assert (await waiting.json())["state"] == "warming"
+    assert (await first).status == 200
+
+
+async def test_unknown_and_malformed_codes_get_the_same_credentials_answer(make_client, backend):
+    """A used code is told apart (its holder may be its owner, who needs the next step:
+    /session end); one never issued and one malformed look the same."""
     used = backend.issue(state=JoinState.USED)
     client = await make_client()
 
@@ -159,7 +201,15 @@ async def test_used_and_unknown_codes_get_the_same_credentials_answer(make_clien
         response = await client.post(f"/join/{code}/credentials", headers=JOIN)
         answers.append((response.status, await response.json()))
 
-    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][1]["state"] == "used_elsewhere"
+    assert (
+        answers[1]
+        == answers[2]
+        == (
+            404,
+            {"state": "invalid", "message": "This link has already been used or is not valid."},
+        )
+    )
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,16 @@ class PageQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationQuery:
+    """A page of conversations, optionally of one avatar and created in [start, end)."""
+
+    page: PageQuery
+    avatar: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UsageQuery:
     start: datetime
     end: datetime

@@ -12,6 +12,7 @@ from bot.runway.sandbox.inputs import (
     UNSET,
     AvatarInput,
     AvatarPatch,
+    AvatarRef,
     DocumentInput,
     DocumentPatch,
     PageQuery,
@@ -84,6 +85,18 @@ class Library:
 
     def delete_avatar(self, avatar_id: str) -> None:
         self._avatars.pop(self.avatar(avatar_id).id)
+
+    def avatar_records(self) -> list[AvatarRecord]:
+        return list(self._avatars.values())
+
+    def document_records(self) -> list[DocumentRecord]:
+        return list(self._documents.values())
+
+    def avatar_name(self, ref: AvatarRef | None) -> str | None:
+        """The name of the account's avatar a session showed, while it still exists."""
+        if ref is None or not ref.custom or ref.id not in self._avatars:
+            return None
+        return self._avatars[ref.id].name
 
     def check_session_avatar(self, avatar_id: str, *, must_be_ready: bool) -> None:
         """A session may only show an avatar of this account (production: a READY one)."""

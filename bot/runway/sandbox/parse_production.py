@@ -16,6 +16,7 @@ from bot.runway.sandbox.inputs import (
     AvatarInput,
     AvatarPatch,
     AvatarRef,
+    ConversationQuery,
     DocumentInput,
     DocumentPatch,
     PageQuery,
@@ -161,6 +162,18 @@ def document_page_query(query: Mapping[str, str]) -> PageQuery:
         check.problem(("order",), "invalid_enum_value", "Expected 'asc' | 'desc'")
     check.raise_if_any()
     return PageQuery(limit=limit, cursor=cursor, sort=sort, descending=order != "asc")
+
+
+def conversation_query(query: Mapping[str, str]) -> ConversationQuery:
+    check = Checker()
+    page = PageQuery(limit=_limit(check, query), cursor=_cursor(check, query))
+    avatar = query.get("avatar")
+    if avatar is not None and not UUID_V4.fullmatch(avatar):
+        check.problem(("avatar",), "invalid_string", "Invalid uuid")
+    start = _date_time(check, query, "startDate") if "startDate" in query else None
+    end = _date_time(check, query, "endDate") if "endDate" in query else None
+    check.raise_if_any()
+    return ConversationQuery(page=page, avatar=avatar, start=start, end=end)
 
 
 def usage_query(query: Mapping[str, str]) -> UsageQuery:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
-from bot.runway.sandbox.inputs import Voice
+from bot.runway.sandbox.inputs import AvatarRef, Voice
 
 FAIL_MARKER_TEXT: Final = "sandbox-fail"
 FAIL_MARKER_BYTES: Final = b"SANDBOX-FAIL"
@@ -144,6 +144,8 @@ class SessionRecord:
     """Set when the member hangs up: how long the call lasted."""
     failure: SessionFailure | None = None
     cancelled: bool = False
+    avatar: AvatarRef | None = None
+    """What the session shows (None where the dialect's request named no avatar)."""
 
     def state(self, now: datetime) -> SessionState:
         if self.cancelled:

@@ -110,6 +110,36 @@ def session(record: SessionRecord, now: datetime) -> Json:
     return body
 
 
+_CONVERSATION_STATUS = {
+    SessionStatus.NOT_READY: "in_progress",
+    SessionStatus.READY: "in_progress",
+    SessionStatus.RUNNING: "in_progress",
+    SessionStatus.COMPLETED: "ended",
+    SessionStatus.CANCELLED: "ended",
+    SessionStatus.FAILED: "failed",
+}
+
+
+def conversation(record: SessionRecord, now: datetime, avatar_name: str | None) -> Json:
+    """A session as an item of `GET /v1/avatar_conversations` (same id as the session)."""
+    state = record.state(now)
+    shown: Json | None = None
+    if record.avatar is not None and record.avatar.custom:
+        shown = {"type": "custom", "id": record.avatar.id, "name": avatar_name, "imageUrl": None}
+    elif record.avatar is not None:
+        name = record.avatar.id.replace("-", " ").title()
+        shown = {"type": "runway-preset", "presetId": record.avatar.id, "name": name}
+    return {
+        "id": record.id,
+        "name": f"Conversation {record.id[:8]}",
+        "status": _CONVERSATION_STATUS[state.status],
+        "avatar": shown,
+        "createdAt": timestamp(record.created_at),
+        "duration": state.duration,
+        "hasTools": False,
+    }
+
+
 def usage(summary: Usage) -> Json:
     return {
         "totalSeconds": summary.total_seconds,

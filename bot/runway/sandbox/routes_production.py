@@ -49,6 +49,7 @@ class ProductionApi:
             web.delete("/v1/realtime_sessions/{id}", self.cancel_session),
             web.post(CONSUME_ROUTE, self.consume_session),
             web.get("/v1/avatar_usage", self.usage, allow_head=False),
+            web.get("/v1/avatar_conversations", self.list_conversations, allow_head=False),
         ]
 
     async def create_avatar(self, request: web.Request) -> web.Response:
@@ -104,8 +105,14 @@ class ProductionApi:
         spec = parse.session_create(await read_json(request))
         if spec.avatar.custom:
             self._library.check_session_avatar(spec.avatar.id, must_be_ready=True)
-        session = self._sessions.create(spec.max_seconds, consumed=False)
+        session = self._sessions.create(spec.max_seconds, consumed=False, avatar=spec.avatar)
         return web.json_response({"id": session.id})
+
+    async def list_conversations(self, request: web.Request) -> web.Response:
+        sessions, cursor = self._sessions.conversations(parse.conversation_query(request.query))
+        now = self._clock()
+        data = [render.conversation(s, now, self._library.avatar_name(s.avatar)) for s in sessions]
+        return web.json_response(render.page(data, cursor))
 
     async def get_session(self, request: web.Request) -> web.Response:
         session = self._sessions.session(_id(request))

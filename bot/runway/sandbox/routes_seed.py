@@ -42,7 +42,7 @@ class SeedApi:
         spec = parse.session_create(await read_json(request))
         if spec.avatar.custom:
             self._library.check_session_avatar(spec.avatar.id, must_be_ready=False)
-        session = self._sessions.create(spec.max_seconds, consumed=True)
+        session = self._sessions.create(spec.max_seconds, consumed=True, avatar=spec.avatar)
         return web.json_response(
             {
                 "id": session.id,

@@ -163,6 +163,17 @@ class Sandbox:
         """Fail a live session (not ready, ready or running); 409 once it has finished."""
         self._sessions.fail(session_id, failure, code)
 
+    def inventory(self) -> dict[str, dict[str, str]]:
+        """Every object the emulated account holds, by kind: id -> status (documents:
+        their name), whatever the dialect lets a client see. For tests that compare
+        Runway's side with a bot's records."""
+        now = self.clock()
+        return {
+            "avatars": {a.id: str(a.status(now)) for a in self._library.avatar_records()},
+            "documents": {d.id: d.name for d in self._library.document_records()},
+            "sessions": {s.id: str(s.state(now).status) for s in self._sessions.records()},
+        }
+
     def advance(self, seconds: float) -> None:
         """Move the sandbox's time forward, instead of waiting for it."""
         self.clock.advance(seconds)

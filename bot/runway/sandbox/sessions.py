@@ -12,6 +12,8 @@ from bot.runway import catalog
 from bot.runway.sandbox.clock import Clock
 from bot.runway.sandbox.config import SandboxConfig
 from bot.runway.sandbox.errors import SandboxError
+from bot.runway.sandbox.inputs import AvatarRef, ConversationQuery
+from bot.runway.sandbox.pagination import paginate
 from bot.runway.sandbox.records import (
     LIVE_STATUSES,
     SessionFailure,
@@ -31,7 +33,9 @@ class SessionBook:
     def clear(self) -> None:
         self._sessions.clear()
 
-    def create(self, max_seconds: int, *, consumed: bool) -> SessionRecord:
+    def create(
+        self, max_seconds: int, *, consumed: bool, avatar: AvatarRef | None = None
+    ) -> SessionRecord:
         """A new session; `consumed` when the dialect hands credentials out at creation."""
         limit = self._config.max_concurrent_sessions
         if limit is not None and self._live_count() >= limit:
@@ -50,6 +54,7 @@ class SessionBook:
             limit_seconds=min(max_seconds, self._config.enforced_max_seconds),
             session_key=secrets.token_urlsafe(32),
             consumed_at=now if consumed else None,
+            avatar=avatar,
         )
         self._sessions[session.id] = session
         return session
@@ -108,6 +113,20 @@ class SessionBook:
         session = self.session(session_id)
         self._require(session, *LIVE_STATUSES)
         session.failure = SessionFailure(failure, code)
+
+    def records(self) -> list[SessionRecord]:
+        return list(self._sessions.values())
+
+    def conversations(self, query: ConversationQuery) -> tuple[list[SessionRecord], str | None]:
+        """Sessions as Runway lists its conversations: newest first, filtered."""
+        found = [
+            session
+            for session in self._sessions.values()
+            if (query.avatar is None or (session.avatar and session.avatar.id == query.avatar))
+            and (query.start is None or session.created_at >= query.start)
+            and (query.end is None or session.created_at < query.end)
+        ]
+        return paginate(found, lambda s: (s.created_at, s.id), query.page)
 
     def completed_calls(self) -> Iterator[tuple[datetime, int]]:
         """When each completed call began and how many seconds it lasted."""

@@ -2,7 +2,9 @@
 //
 // The microphone is asked for before the credentials so that a blocked microphone never
 // uses up the link. Credentials come from a same-origin POST that only this script can
-// send (it carries the X-Join header), and the server hands them out once.
+// send (it carries the X-Join header), and the server hands them out once, to this
+// browser: the first POST carries a secret kept in localStorage, so a reload during
+// warm-up or after a dropped connection can rejoin the same call, and no other browser can.
 // livekit-client is the UMD build the bot serves; it defines globalThis.LivekitClient.
 
 const RUNWAY_CAP_SECONDS = 300; // Runway ends calls at about this, whatever limit was asked.
@@ -26,6 +28,7 @@ const ui = {
   buttons: {
     join: byId("join"),
     retry: byId("retry"),
+    rejoin: byId("rejoin"),
     sound: byId("sound"),
     mute: byId("mute"),
     end: byId("end"),
@@ -36,7 +39,14 @@ const config = {
   maxSeconds: Number(app.dataset.maxSeconds),
   credentialsUrl: app.dataset.credentialsUrl,
   endedUrl: app.dataset.endedUrl,
+  inUse: app.dataset.inUse === "true",
 };
+const SECRET_KEY = `join-secret:${location.pathname}`;
+// LiveKit's DisconnectReason values after which the call itself is over; any other reason
+// is a dropped connection, and the call goes on at Runway: the member can rejoin it.
+const CALL_OVER = new Set([1, 4, 5, 10]); // client initiated, removed, room deleted, closed
+const DUPLICATE_IDENTITY = 2;
+const WARMING_POLLS = 90; // a rejoin waits this many seconds for the first request at most
 const LK = globalThis.LivekitClient;
 const AGAIN = "To talk again, run /session start in Discord; the bot will send you a new link.";
 
@@ -118,9 +128,32 @@ const STATES = {
   },
   failed: {
     title: "Couldn't connect to the call",
-    status: "The call server could not be reached. Check your connection, then press Try again.",
-    buttons: ["retry"],
+    status:
+      "The call server could not be reached. The call is still running: check your connection, then press Try again (or End call to stop it).",
+    buttons: ["retry", "end"],
     tone: "error",
+  },
+  dropped: {
+    title: "The connection dropped",
+    status: "The call is still running: press Rejoin to get back in (or End call to stop it).",
+    buttons: ["rejoin", "end"],
+    tone: "error",
+  },
+  rejoin: {
+    title: `Your call with ${name} is still running`,
+    status: "You joined it from this browser. Press Rejoin to get back in.",
+    buttons: ["rejoin"],
+  },
+  "used-elsewhere": {
+    title: "This link was already used",
+    status:
+      "It was used in another browser, so it can't be used here. If that was you and the call is lost: run /session end in Discord, then /session start for a new link.",
+    tone: "error",
+  },
+  "joined-elsewhere": {
+    title: "You joined from somewhere else",
+    status: "This call was opened in another tab or window, so this page left it. Press Rejoin to bring it back here.",
+    buttons: ["rejoin"],
   },
   ended: { title: "Call ended", hint: AGAIN },
   refused: { hint: AGAIN, tone: "error" },
@@ -192,6 +225,25 @@ async function join() {
   await fetchCredentials();
 }
 
+/** Back into the same call: with the credentials still in memory after a drop, else (after
+ * a reload) by asking the bot again with this browser's secret. */
+async function rejoin() {
+  if (call.finished) return;
+  if (call.credentials && call.micTrack) {
+    await connect();
+    return;
+  }
+  await join();
+}
+
+function storedSecret() {
+  try {
+    return localStorage.getItem(SECRET_KEY);
+  } catch {
+    return null;
+  }
+}
+
 function micFailure(error) {
   switch (error?.name) {
     case "NotAllowedError":
@@ -205,19 +257,48 @@ function micFailure(error) {
   }
 }
 
+/** This browser's secret for this link, made (and kept) before the first request, so a
+ * reload at any moment afterwards still has it. */
+function browserSecret() {
+  try {
+    let secret = localStorage.getItem(SECRET_KEY);
+    if (!secret) {
+      const bytes = crypto.getRandomValues(new Uint8Array(32));
+      secret = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      localStorage.setItem(SECRET_KEY, secret);
+    }
+    return secret;
+  } catch {
+    return null; // storage blocked: the call works, a reload cannot rejoin it
+  }
+}
+
+function forgetSecret() {
+  try {
+    localStorage.removeItem(SECRET_KEY);
+  } catch {
+    // nothing stored
+  }
+}
+
 async function fetchCredentials() {
   show("warming");
   let response;
   let body = null;
+  let waited = 0;
   try {
-    response = await fetch(config.credentialsUrl, {
-      method: "POST",
-      headers: { "X-Join": "1", "Content-Type": "application/json" },
-      body: "{}",
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-    body = await response.json().catch(() => null);
+    for (;;) {
+      response = await fetch(config.credentialsUrl, {
+        method: "POST",
+        headers: { "X-Join": "1", "Content-Type": "application/json" },
+        body: JSON.stringify({ secret: browserSecret() }),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      body = await response.json().catch(() => null);
+      if (response.status !== 202 || ++waited > WARMING_POLLS) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // still warming up
+    }
   } catch {
     stopMicrophone();
     call.retry = join;
@@ -232,11 +313,24 @@ async function fetchCredentials() {
   }
   stopMicrophone();
   const message = body?.message ?? "The bot could not start the call.";
+  if (response.status === 202) {
+    show("error", {
+      status:
+        "The call is taking too long to get ready. Run /session end in Discord, then /session start for a new link.",
+      buttons: [],
+    });
+    return;
+  }
   if (body?.state === "rate_limited" || response.status >= 500 || !body?.state) {
     call.retry = join;
     show("error", { status: message });
     return;
   }
+  if (body?.state === "used_elsewhere") {
+    show("used-elsewhere");
+    return;
+  }
+  forgetSecret();
   const titles = {
     invalid: "This link can't be used",
     expired: "This link has expired",
@@ -297,6 +391,7 @@ function watch(room) {
   const E = LK.RoomEvent;
   room
     .on(E.TrackSubscribed, (track) => {
+      if (call.room !== room) return; // a late event of a connection already dropped
       if (track.kind === LK.Track.Kind.Video) {
         track.attach(ui.video);
         if (!call.finished) show("call");
@@ -313,17 +408,24 @@ function watch(room) {
       ui.buttons.sound.hidden = room.canPlaybackAudio || ui.stage.hidden;
     })
     .on(E.Reconnecting, () => {
-      if (!call.finished) show("reconnecting");
+      if (!call.finished && call.room === room) show("reconnecting");
     })
     .on(E.Reconnected, () => {
-      if (!call.finished) show(hasAvatarVideo(room) ? "call" : "waiting");
+      if (!call.finished && call.room === room) show(hasAvatarVideo(room) ? "call" : "waiting");
     })
     .on(E.ParticipantDisconnected, () => {
       // The avatar is the only other participant; when it leaves, the session is over.
       if (room.remoteParticipants.size === 0) void endCall(endReason());
     })
-    .on(E.Disconnected, () => {
-      if (call.room === room && call.connectedAt) finish(endReason());
+    .on(E.Disconnected, (reason) => {
+      if (call.room !== room || !call.connectedAt || call.finished) return;
+      if (CALL_OVER.has(reason)) {
+        finish(endReason());
+        return;
+      }
+      call.room = null;
+      call.retry = connect;
+      show(reason === DUPLICATE_IDENTITY ? "joined-elsewhere" : "dropped");
     });
 }
 
@@ -354,6 +456,7 @@ async function endCall(reason) {
 function finish(reason) {
   if (call.finished) return;
   call.finished = true;
+  forgetSecret();
   clearInterval(call.clock);
   stopMicrophone();
   report(reason);
@@ -433,6 +536,7 @@ function start() {
   ui.video.addEventListener("resize", fitStage);
   ui.buttons.join.addEventListener("click", () => void join());
   ui.buttons.retry.addEventListener("click", () => void call.retry?.());
+  ui.buttons.rejoin.addEventListener("click", () => void rejoin());
   ui.buttons.mute.addEventListener("click", () => void toggleMute());
   ui.buttons.end.addEventListener("click", () => void endCall("member_ended"));
   ui.buttons.sound.addEventListener("click", () => {
@@ -449,6 +553,8 @@ function start() {
     show("no-library");
   } else if (!LK.isBrowserSupported()) {
     show("unsupported");
+  } else if (config.inUse) {
+    show(storedSecret() ? "rejoin" : "used-elsewhere");
   } else {
     show("ready");
   }

@@ -1,0 +1,281 @@
+"""Intents for billable Runway calls, and the processes that own them.
+
+An intent is written before the bot asks Runway to create something it pays for, in the same
+transaction as the bot's own record of it where there is one (an avatar's name, a session's
+reservation), so no crash can leave a call nobody knows about. Each transition is a
+conditional UPDATE from the open states, so two resolvers (a retry, a restarted process)
+can never resolve one intent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bot.storage.common import Clock, JsonValue, unix_now
+from bot.storage.database import Database
+from bot.storage.transaction import Row, WriteTx
+
+
+class IntentState(StrEnum):
+    PENDING = "PENDING"
+    UNSURE = "UNSURE"
+    ADOPTED = "ADOPTED"
+    REMOVED = "REMOVED"
+    FAILED = "FAILED"
+    UNRESOLVED = "UNRESOLVED"
+
+    @property
+    def open(self) -> bool:
+        return self in (IntentState.PENDING, IntentState.UNSURE)
+
+
+@dataclass(frozen=True, slots=True)
+class NewIntent:
+    kind: str
+    guild_id: int
+    member_id: int
+    name: str
+    fingerprint: bytes
+    decide_after: int
+    target: str | None = None
+    record_id: int | None = None
+    detail: dict[str, JsonValue] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    id: int
+    kind: str
+    guild_id: int
+    member_id: int
+    owner: int
+    state: IntentState
+    name: str
+    fingerprint: bytes
+    target: str | None
+    record_id: int | None
+    detail: dict[str, Any]
+    runway_id: str | None
+    created_at: int
+    decide_after: int
+    attempts: int
+    resolved_at: int | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntentCounts:
+    open: int
+    adopted: int
+    removed: int
+    failed: int
+    unresolved: int
+
+
+def insert_intent(tx: WriteTx, new: NewIntent, owner: int, now: int) -> int:
+    """Record an intent inside another repository's transaction; returns its id."""
+    row = tx.fetch_one(
+        "INSERT INTO runway_intents (kind, guild_id, member_id, owner, name, fingerprint,"
+        " target, record_id, detail, created_at, decide_after)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            new.kind, new.guild_id, new.member_id, owner, new.name, new.fingerprint, new.target,
+            new.record_id, json.dumps(new.detail or {}), now, max(now, new.decide_after),
+        ),
+    )  # fmt: skip
+    assert row is not None, "INSERT ... RETURNING returns the row"
+    return int(row[0])
+
+
+class ProcessRepository:
+    """Who is running: one row per process, kept fresh by its heartbeat."""
+
+    def __init__(self, db: Database, clock: Clock = unix_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def register(self) -> int:
+        now = self._clock()
+        row = await self._db.write(
+            lambda tx: tx.fetch_one(
+                "INSERT INTO processes (host, pid, started_at, heartbeat_at)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
+                (socket.gethostname()[:255], os.getpid(), now, now),
+            )
+        )
+        assert row is not None
+        return int(row[0])
+
+    async def heartbeat(self, process_id: int) -> None:
+        now = self._clock()
+        await self._db.write(
+            lambda tx: tx.execute(
+                "UPDATE processes SET heartbeat_at = ? WHERE id = ?", (now, process_id)
+            )
+        )
+
+    async def stopped(self, process_id: int) -> None:
+        now = self._clock()
+        await self._db.write(
+            lambda tx: tx.execute(
+                "UPDATE processes SET stopped_at = ?, heartbeat_at = ? WHERE id = ?",
+                (now, now, process_id),
+            )
+        )
+
+    async def dead(self, me: int, *, stale_before: int, others_dead: bool) -> list[int]:
+        """Processes that can no longer act: stopped, silent since `stale_before`, or (with
+        `others_dead`, as on SQLite where one process runs at a time) every other one."""
+        rows = await self._db.fetch_all(
+            "SELECT id FROM processes WHERE id <> :me AND (:others OR stopped_at IS NOT NULL"
+            " OR heartbeat_at < :stale)",
+            {"me": me, "others": int(others_dead), "stale": stale_before},
+        )
+        return [int(row[0]) for row in rows]
+
+
+class IntentRepository:
+    def __init__(self, db: Database, clock: Clock = unix_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(self, new: NewIntent, owner: int) -> Intent:
+        now = self._clock()
+        intent_id = await self._db.write(lambda tx: insert_intent(tx, new, owner, now))
+        found = await self.get(intent_id)
+        assert found is not None
+        return found
+
+    async def get(self, intent_id: int) -> Intent | None:
+        row = await self._db.fetch_one("SELECT * FROM runway_intents WHERE id = ?", (intent_id,))
+        return None if row is None else _intent(row)
+
+    async def for_record(self, kind: str, record_id: int) -> int:
+        """The id of the intent written with the bot's record `record_id` of `kind`."""
+        row = await self._db.fetch_one(
+            "SELECT id FROM runway_intents WHERE kind = ? AND record_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (kind, record_id),
+        )
+        if row is None:
+            raise LookupError(f"no {kind} intent for record {record_id}")
+        return int(row[0])
+
+    async def open_intents(self, *, limit: int = 200) -> list[Intent]:
+        """Every unresolved intent, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM runway_intents WHERE state IN ('PENDING', 'UNSURE')"
+            " ORDER BY created_at, id LIMIT ?",
+            (limit,),
+        )
+        return [_intent(row) for row in rows]
+
+    async def for_guild(self, guild_id: int, *, limit: int = 10) -> list[Intent]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM runway_intents WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [_intent(row) for row in rows]
+
+    async def counts(self, *, since: int, guild_id: int | None = None) -> IntentCounts:
+        row = await self._db.fetch_one(
+            "SELECT count(*) FILTER (WHERE state IN ('PENDING', 'UNSURE')),"
+            " count(*) FILTER (WHERE state = 'ADOPTED' AND attempts > 0),"
+            " count(*) FILTER (WHERE state = 'REMOVED'),"
+            " count(*) FILTER (WHERE state = 'FAILED' AND attempts > 0),"
+            " count(*) FILTER (WHERE state = 'UNRESOLVED')"
+            " FROM runway_intents WHERE (created_at >= :since OR state IN ('PENDING', 'UNSURE'))"
+            " AND (:guild IS NULL OR guild_id = :guild)",
+            {"since": since, "guild": guild_id},
+        )
+        assert row is not None, "an aggregate always returns a row"
+        return IntentCounts(*(int(value) for value in row))
+
+    async def claim(self, intent_id: int, runway_id: str) -> bool:
+        """Name the object found for an open intent (before the caller records it), so no
+        other intent can take it; False if another intent already did."""
+        try:
+            return await self._write_changed(
+                "UPDATE runway_intents SET runway_id = ? WHERE id = ?"
+                " AND state IN ('PENDING', 'UNSURE')",
+                (runway_id, intent_id),
+            )
+        except sqlite3.IntegrityError:
+            return False
+
+    async def recorded(self, runway_ids: list[str], *, besides: int) -> set[str]:
+        """Which of these Runway ids the bot already knows: in its avatars, documents or
+        sessions, or claimed by an intent other than `besides`."""
+        if not runway_ids:
+            return set()
+        marks = ",".join("?" * len(runway_ids))
+        ids = tuple(runway_ids)
+        rows = await self._db.fetch_all(
+            f"SELECT runway_id FROM avatars WHERE runway_id IN ({marks})"  # noqa: S608 - only placeholders
+            f" UNION SELECT runway_id FROM documents WHERE runway_id IN ({marks})"
+            f" UNION SELECT runway_id FROM sessions WHERE runway_id IN ({marks})"
+            f" UNION SELECT runway_id FROM runway_intents WHERE runway_id IN ({marks})"
+            " AND id <> ?",
+            (*ids, *ids, *ids, *ids, besides),
+        )
+        return {str(row[0]) for row in rows}
+
+    async def mark_unsure(self, intent_id: int, *, decide_after: int) -> bool:
+        """The answer was lost: a listing must settle it (not before `decide_after`)."""
+        return await self._write_changed(
+            "UPDATE runway_intents SET state = 'UNSURE', decide_after = ?"
+            " WHERE id = ? AND state IN ('PENDING', 'UNSURE')",
+            (decide_after, intent_id),
+        )
+
+    async def counted_attempt(self, intent_id: int) -> None:
+        await self._write_changed(
+            "UPDATE runway_intents SET attempts = attempts + 1 WHERE id = ?", (intent_id,)
+        )
+
+    async def resolve(
+        self,
+        intent_id: int,
+        state: IntentState,
+        outcome: str,
+        *,
+        runway_id: str | None = None,
+    ) -> bool:
+        """Close an open intent; False if someone else already did."""
+        assert not state.open
+        return await self._write_changed(
+            "UPDATE runway_intents SET state = ?, outcome = ?, resolved_at = ?,"
+            " runway_id = coalesce(?, runway_id) WHERE id = ? AND state IN ('PENDING', 'UNSURE')",
+            (state, outcome, self._clock(), runway_id, intent_id),
+        )
+
+    async def _write_changed(self, sql: str, params: tuple[Any, ...]) -> bool:
+        return await self._db.write(lambda tx: tx.execute(sql, params) > 0)
+
+
+def _intent(row: Row) -> Intent:
+    return Intent(
+        id=row["id"],
+        kind=row["kind"],
+        guild_id=row["guild_id"],
+        member_id=row["member_id"],
+        owner=row["owner"],
+        state=IntentState(row["state"]),
+        name=row["name"],
+        fingerprint=row["fingerprint"],
+        target=row["target"],
+        record_id=row["record_id"],
+        detail=json.loads(row["detail"]),
+        runway_id=row["runway_id"],
+        created_at=row["created_at"],
+        decide_after=row["decide_after"],
+        attempts=row["attempts"],
+        resolved_at=row["resolved_at"],
+        outcome=row["outcome"],
+    )
