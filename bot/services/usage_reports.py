@@ -127,29 +127,24 @@ class UsageReports:
         tz = (await self._quotas.settings(guild_id)).timezone
         now = self._clock()
         period = period_of(kind, now, tz)
-        buckets = await self._usage.by_bucket(
-            guild_id, local_time.day_starts(period, tz), member_id=member
+        figures = await self._usage.summary(
+            guild_id, period, local_time.day_starts(period, tz), member_id=member, top=TOP
         )
-        whole_server = member is None
         return UsageReport(
             guild_id=guild_id,
             member_id=member,
             kind=kind,
             period=period,
             timezone=tz.key,
-            totals=await self._usage.totals(guild_id, period, member_id=member),
+            totals=figures.totals,
             days=[
                 ChartDay(local_time.local_date(b.period.start, tz), b.sessions, b.seconds)
-                for b in buckets
+                for b in figures.buckets
             ],
-            top_avatars=await self._usage.top_avatars(
-                guild_id, period, member_id=member, limit=TOP
-            ),
-            top_members=(
-                await self._usage.top_members(guild_id, period, limit=TOP) if whole_server else []
-            ),
-            end_reasons=await self._usage.end_reasons(guild_id, period, member_id=member),
-            reconciliation=await self._reconcile(period, now) if whole_server else None,
+            top_avatars=figures.top_avatars,
+            top_members=figures.top_members,
+            end_reasons=figures.end_reasons,
+            reconciliation=await self._reconcile(period, now) if member is None else None,
         )
 
     async def chart(self, report: UsageReport) -> bytes:

@@ -1,4 +1,9 @@
-"""Per-guild settings, and app-wide key/value state that belongs to no guild."""
+"""Per-guild settings, and app-wide key/value state that belongs to no guild.
+
+Changing a guild's timezone moves its retained sessions to their new local days in the usage
+rollups, in the same transaction (see `bot.storage.rollups`), so budgets and reports count the
+new days from the moment the change commits.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from dataclasses import dataclass
 
 from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
 from bot.storage.database import Database
-from bot.storage.transaction import Row
+from bot.storage.rollups import move_to_timezone
+from bot.storage.transaction import Row, WriteTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,7 @@ class GuildSettings:
     review_channel_id: int | None = None
     alert_channel_id: int | None = None
     timezone: str = "UTC"
+    retention_months: int | None = None  # None: keep every session
 
 
 class GuildSettingsRepository:
@@ -41,8 +48,10 @@ class GuildSettingsRepository:
         review_channel_id: int | Unset | None = UNSET,
         alert_channel_id: int | Unset | None = UNSET,
         timezone: str | Unset = UNSET,
+        retention_months: int | Unset | None = UNSET,
     ) -> GuildSettings:
-        """Change only the fields given (None clears a channel or role) in one statement.
+        """Change only the fields given (None clears a channel or role, or keeps every session)
+        in one statement.
 
         Two admins changing different settings at once therefore never undo each other.
         """
@@ -52,6 +61,7 @@ class GuildSettingsRepository:
             review_channel_id=review_channel_id,
             alert_channel_id=alert_channel_id,
             timezone=timezone,
+            retention_months=retention_months,
         )
         # A guild's first change inserts its row: the columns not given take the defaults.
         defaults = GuildSettings(guild_id)
@@ -59,22 +69,38 @@ class GuildSettingsRepository:
             if not params[f"set_{column}"]:
                 params[column] = getattr(defaults, column)
         params |= {"guild_id": guild_id, "now": self._clock()}
-        row = await self._db.write(lambda tx: tx.fetch_one(_UPSERT, params))
-        assert row is not None, "INSERT ... RETURNING returns the row"
-        return _settings(row)
+
+        def body(tx: WriteTx) -> Row:
+            moving = not isinstance(timezone, Unset) and timezone != _timezone(tx, guild_id)
+            if moving:
+                move_to_timezone(tx, guild_id, sign=-1)
+            row = tx.fetch_one(_UPSERT, params)
+            assert row is not None, "INSERT ... RETURNING returns the row"
+            if moving:
+                move_to_timezone(tx, guild_id, sign=1)
+            return row
+
+        return _settings(await self._db.write(body))
+
+
+def _timezone(tx: WriteTx, guild_id: int) -> str:
+    row = tx.fetch_one("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return GuildSettings(guild_id).timezone if row is None else str(row[0])
 
 
 _UPSERT = """
 INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,
-                            alert_channel_id, timezone, updated_at)
+                            alert_channel_id, timezone, retention_months, updated_at)
 VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
-        :alert_channel_id, :timezone, :now)
+        :alert_channel_id, :timezone, :retention_months, :now)
 ON CONFLICT (guild_id) DO UPDATE SET
     manager_role_id = iif(:set_manager_role_id, excluded.manager_role_id, manager_role_id),
     approval_required = iif(:set_approval_required, excluded.approval_required, approval_required),
     review_channel_id = iif(:set_review_channel_id, excluded.review_channel_id, review_channel_id),
     alert_channel_id = iif(:set_alert_channel_id, excluded.alert_channel_id, alert_channel_id),
     timezone = iif(:set_timezone, excluded.timezone, timezone),
+    retention_months = CASE WHEN :set_retention_months THEN excluded.retention_months
+                            ELSE retention_months END,
     updated_at = excluded.updated_at
 RETURNING *
 """
@@ -88,6 +114,7 @@ def _settings(row: Row) -> GuildSettings:
         review_channel_id=row["review_channel_id"],
         alert_channel_id=row["alert_channel_id"],
         timezone=row["timezone"],
+        retention_months=row["retention_months"],
     )
 
 

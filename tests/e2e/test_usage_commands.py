@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from bot.storage.local_days import register_functions
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, Message
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -22,21 +23,25 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def record_calls(workdir: Path, guild: Guild, calls: list[tuple[Member, str, int, str]]) -> None:
     """Write settled calls (member, avatar, seconds, end reason) of today into the bot's
-    database, as its tracker would have; the bot is running and keeps its WAL open."""
+    database, as its tracker would have: each inserted live, then settled (which rolls it up,
+    through the calendar functions the bot's connections have); the bot keeps its WAL open."""
     now = int(time.time())
     database = sqlite3.connect(workdir / "bot.db", timeout=10.0)
+    register_functions(database)
     try:
         with database:
-            database.executemany(
-                "INSERT INTO sessions (guild_id, member_id, avatar_label, dialect, state,"
-                " max_seconds, used_seconds, end_reason, runway_id, created_at, consumed_at,"
-                " ended_at) VALUES (?, ?, ?, 'production', 'SETTLED', 300, ?, ?, ?, ?, ?, ?)",
-                [
-                    (guild.id, who.id, avatar, seconds, reason, f"rw-{guild.id}-{n}", now - 600,
-                     now - 590, now - 590 + seconds)
-                    for n, (who, avatar, seconds, reason) in enumerate(calls)
-                ],
-            )  # fmt: skip
+            for n, (who, avatar, seconds, reason) in enumerate(calls):
+                (session_id,) = database.execute(
+                    "INSERT INTO sessions (guild_id, member_id, avatar_label, dialect, state,"
+                    " max_seconds, runway_id, created_at, consumed_at)"
+                    " VALUES (?, ?, ?, 'production', 'OPEN', 300, ?, ?, ?) RETURNING id",
+                    (guild.id, who.id, avatar, f"rw-{guild.id}-{n}", now - 600, now - 590),
+                ).fetchone()
+                database.execute(
+                    "UPDATE sessions SET state = 'SETTLED', used_seconds = ?, end_reason = ?,"
+                    " ended_at = ? WHERE id = ?",
+                    (seconds, reason, now - 590 + seconds, session_id),
+                )
     finally:
         database.close()
 
