@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
@@ -82,18 +82,20 @@ class Database:
 
         Raises `SchemaTooNewError` for a database written by a newer bot, leaving it untouched,
         and `MigrationError` if a migration fails, leaving it as it was. `trace`, if given, hears
-        the text of every statement run after migrating (debugging; the query-plan tests).
+        the text of every statement the bot runs, before its parameters are bound (debugging;
+        the query-plan tests).
         """
         path = Path(path)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        factory = _traced(trace) if trace is not None else sqlite3.Connection
+        conn = await aiosqlite.connect(path, isolation_level=None, factory=factory)
         try:
             version = await _on_thread(
-                conn, partial(_prepare, path, migrations_dir, busy_timeout_ms, trace)
+                conn, partial(_prepare, path, migrations_dir, busy_timeout_ms)
             )
             log.info("database %s ready at schema version %d", path, version)
-            reader_setup = partial(_prepare_reader, busy_timeout_ms, trace)
-            database = cls(conn, _Readers(path, readers, reader_setup))
+            reader_setup = partial(_prepare_reader, busy_timeout_ms)
+            database = cls(conn, _Readers(path, readers, reader_setup, factory))
             try:
                 yield database
             finally:
@@ -138,10 +140,17 @@ class Database:
 class _Readers:
     """Up to `size` read-only connections, each on its own thread, opened when first needed."""
 
-    def __init__(self, path: Path, size: int, setup: Callable[[sqlite3.Connection], None]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        size: int,
+        setup: Callable[[sqlite3.Connection], None],
+        factory: type[sqlite3.Connection],
+    ) -> None:
         self._path = path
         self._size = max(1, size)
         self._setup = setup
+        self._factory = factory
         self._opened: list[aiosqlite.Connection] = []
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
 
@@ -161,7 +170,7 @@ class _Readers:
 
     async def _acquire(self) -> aiosqlite.Connection:
         if self._idle.empty() and len(self._opened) < self._size:
-            conn = await aiosqlite.connect(self._path, isolation_level=None)
+            conn = await aiosqlite.connect(self._path, isolation_level=None, factory=self._factory)
             self._opened.append(conn)
             await _on_thread(conn, self._setup)
             return conn
@@ -184,11 +193,7 @@ async def _on_thread(conn: aiosqlite.Connection, call: Callable[[sqlite3.Connect
 
 
 def _prepare(
-    path: Path,
-    migrations_dir: Traversable,
-    busy_timeout_ms: int,
-    trace: Trace | None,
-    conn: sqlite3.Connection,
+    path: Path, migrations_dir: Traversable, busy_timeout_ms: int, conn: sqlite3.Connection
 ) -> int:
     """Configure the write connection and migrate; runs on the database thread.
 
@@ -209,14 +214,23 @@ def _prepare(
     if version != found:
         # New tables and indexes: the planner must not guess (see tests/storage/test_plans.py).
         conn.execute("ANALYZE")
-    conn.set_trace_callback(trace)
     return version
 
 
-def _prepare_reader(busy_timeout_ms: int, trace: Trace | None, conn: sqlite3.Connection) -> None:
+def _prepare_reader(busy_timeout_ms: int, conn: sqlite3.Connection) -> None:
     _configure(conn, busy_timeout_ms)
     conn.execute("PRAGMA query_only = ON")
-    conn.set_trace_callback(trace)
+
+
+def _traced(trace: Trace) -> type[sqlite3.Connection]:
+    """A connection class that tells `trace` the text of each statement it executes."""
+
+    class Traced(sqlite3.Connection):
+        def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+            trace(sql)
+            return super().execute(sql, parameters)
+
+    return Traced
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
 from bot.storage.database import Database
+from bot.storage.hot import hot
 from bot.storage.rollups import move_to_timezone
 from bot.storage.transaction import Row, WriteTx
 
@@ -34,9 +35,7 @@ class GuildSettingsRepository:
         self._clock = clock
 
     async def get(self, guild_id: int) -> GuildSettings:
-        row = await self._db.fetch_one(
-            "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)
-        )
+        row = await self._db.fetch_one(_GET, {"guild": guild_id})
         return GuildSettings(guild_id) if row is None else _settings(row)
 
     async def update(
@@ -87,6 +86,12 @@ def _timezone(tx: WriteTx, guild_id: int) -> str:
     row = tx.fetch_one("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,))
     return GuildSettings(guild_id).timezone if row is None else str(row[0])
 
+
+_GET = hot(
+    "a server's settings (every managed command checks its manager role)",
+    "SELECT * FROM guild_settings WHERE guild_id = :guild",
+    reads={"guild_settings.pk": None},
+)
 
 _UPSERT = """
 INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,

@@ -78,24 +78,35 @@ def previous_month(first: date) -> date:
     return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
 
 
-class _LastPeriod:
-    """`local_day_start` / `local_month_start` for SQL: a bulk statement (a migration, a
-    timezone change) asks for thousands of moments of one server in time order, so the period
-    found last answers most calls without a calendar computation."""
+class PeriodCache:
+    """Where the local day (or month) of a moment starts, by zone name: `local_day_start` /
+    `local_month_start` for SQL. A bulk statement (a migration, a timezone change) asks for
+    hundreds of thousands of moments, in no useful order, of a few zones: the periods found
+    are kept by zone and UTC day, so each local day or month is computed once, not once per
+    session."""
+
+    LIMIT = 100_000  # entries; a bot's connection meets a few per zone and day
 
     def __init__(self, compute: Callable[[int, ZoneInfo], Period]) -> None:
         self._compute = compute
-        self._last: dict[str, Period] = {}
+        self._found: dict[tuple[str, int], list[Period]] = {}
 
     def __call__(self, name: str, moment: int) -> int:
-        last = self._last.get(name)
-        if last is None or not last.start <= moment < last.end:
-            last = self._compute(moment, zone_or_utc(name))
-            self._last[name] = last
-        return last.start
+        for period in self._found.get((name, moment // _DAY), ()):
+            if period.start <= moment < period.end:
+                return period.start
+        if len(self._found) > self.LIMIT:
+            self._found.clear()
+        period = self._compute(moment, zone_or_utc(name))
+        for day in range(period.start // _DAY, (period.end - 1) // _DAY + 1):
+            self._found.setdefault((name, day), []).append(period)
+        return period.start
+
+
+_DAY = 86_400
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """Give an SQLite connection the two calendar functions the rollup SQL calls."""
-    conn.create_function("local_day_start", 2, _LastPeriod(day_period), deterministic=True)
-    conn.create_function("local_month_start", 2, _LastPeriod(month_period), deterministic=True)
+    conn.create_function("local_day_start", 2, PeriodCache(day_period), deterministic=True)
+    conn.create_function("local_month_start", 2, PeriodCache(month_period), deterministic=True)

@@ -14,12 +14,11 @@ from bot.storage import (
     Database,
     GuildSettingsRepository,
     NewSession,
-    Period,
     SessionRepository,
     UsageQuery,
     UsageSnapshot,
+    local_days,
 )
-from bot.storage import local_days
 from bot.storage.quotas import ALERT_MEMORY_SECONDS, Budget, QuotaName, QuotaRepository
 from bot.storage.transaction import WriteTx
 

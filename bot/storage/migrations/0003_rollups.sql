@@ -206,7 +206,8 @@ CREATE INDEX sessions_member_ended ON sessions (guild_id, member_id, created_at)
 -- The account's ended sessions by start, covering what reconciliation counts at the edges of a
 -- period that do not fill a whole hour of rollup_account_hours.
 DROP INDEX sessions_time;
-CREATE INDEX sessions_ended_started ON sessions (created_at, dialect, consumed_at, used_seconds)
+CREATE INDEX sessions_ended_started
+    ON sessions (created_at, dialect, state, consumed_at, used_seconds)
     WHERE state IN ('SETTLED', 'RELEASED');
 
 -- Retention: settled sessions that started before the local month this many months back are
