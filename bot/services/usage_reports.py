@@ -8,7 +8,6 @@ account (every server this bot serves), because that is what Runway can report.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from bot.runway.dialects import Operation
 from bot.runway.errors import RunwayError
 from bot.services import local_time
 from bot.services.actors import Actor, Permissions
+from bot.services.chart_process import ChartProcess
 from bot.services.quotas import QuotaService
-from bot.services.usage_chart import ChartDay, render_png
+from bot.services.usage_chart import ChartDay
 from bot.storage import (
     Clock,
     LabelUsage,
@@ -48,6 +48,7 @@ class ReportPeriod(StrEnum):
     LAST_30_DAYS = "30d"
     THIS_MONTH = "month"
     LAST_MONTH = "last_month"
+    LAST_12_MONTHS = "12m"
 
 
 PERIOD_LABELS: Final = {
@@ -56,6 +57,7 @@ PERIOD_LABELS: Final = {
     ReportPeriod.LAST_30_DAYS: "Last 30 days",
     ReportPeriod.THIS_MONTH: "This month",
     ReportPeriod.LAST_MONTH: "Last month",
+    ReportPeriod.LAST_12_MONTHS: "Last 12 months",
 }
 
 
@@ -111,9 +113,11 @@ class UsageReports:
         books: BooksRepository,
         quotas: QuotaService,
         runway: RunwayClient,
+        charts: ChartProcess,
         clock: Clock = unix_now,
     ) -> None:
         self._usage = usage
+        self._charts = charts
         self._sessions = sessions
         self._books = books
         self._quotas = quotas
@@ -148,10 +152,10 @@ class UsageReports:
         )
 
     async def chart(self, report: UsageReport) -> bytes:
-        """The report's PNG chart, drawn on a worker thread."""
+        """The report's PNG chart, drawn in the chart process (never on the event loop)."""
         whose = "this server" if report.member_id is None else "one member"
         title = f"{report.label}: calls in {whose} ({report.timezone})"
-        return await asyncio.to_thread(render_png, report.days, title)
+        return await self._charts.render(report.days, title)
 
     async def export_csv(
         self, guild_id: int, actor: Actor, kind: ReportPeriod, member_id: int | None = None
@@ -203,12 +207,19 @@ class UsageReports:
 
 
 def period_of(kind: ReportPeriod, now: int, tz: ZoneInfo) -> Period:
-    """The local period a report covers; "last N days" include today."""
+    """The local period a report covers; "last N days" include today, "last 12 months" this
+    month and the eleven before it."""
     today = local_time.day_period(now, tz)
     if kind is ReportPeriod.THIS_MONTH:
         return local_time.month_period(now, tz)
     if kind is ReportPeriod.LAST_MONTH:
         return local_time.previous_month_period(now, tz)
+    if kind is ReportPeriod.LAST_12_MONTHS:
+        current = local_time.month_period(now, tz)
+        earliest = current
+        for _ in range(11):
+            earliest = local_time.month_period(earliest.start - 1, tz)
+        return Period(earliest.start, current.end)
     days = {ReportPeriod.TODAY: 1, ReportPeriod.LAST_7_DAYS: 7, ReportPeriod.LAST_30_DAYS: 30}
     first = local_time.local_date(today.start, tz) - timedelta(days=days[kind] - 1)
     return Period(local_time.midnight(first, tz), today.end)
