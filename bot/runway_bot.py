@@ -29,6 +29,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.session",
     "cogs.quota",
     "cogs.usage",
+    "cogs.privacy",
 )
 
 

@@ -22,6 +22,7 @@ from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpl
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
 from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
+from bot.storage.common import FORGOTTEN_MEMBER
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.tree import report_error
 from cogs.shared import (
@@ -448,7 +449,9 @@ def _voice_choices(bot: RunwayCharactersBot, current: str) -> list[app_commands.
 
 
 def _history_line(entry: AuditEntry) -> str:
-    who = f"<@{entry.actor_id}>" if entry.actor_id else "the bot"
+    who = {None: "the bot", FORGOTTEN_MEMBER: "a forgotten member"}.get(
+        entry.actor_id, f"<@{entry.actor_id}>"
+    )
     action = entry.action.replace(".", " ").replace("_", " ")
     return f"<t:{entry.created_at}:R> {who}: {action} **{plain(entry.subject, limit=60)}**"
 

@@ -13,7 +13,10 @@ from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
 from bot.services.avatars import AvatarService
+from bot.services.chart_process import ChartProcess
 from bot.services.knowledge import KnowledgeService
+from bot.services.maintenance import Maintenance
+from bot.services.privacy import PrivacyService
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
@@ -30,7 +33,9 @@ from bot.storage import (
     UsageRepository,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
+from bot.storage.retention import RetentionRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,14 @@ class Services:
     quotas: QuotaService
     alerts: BudgetAlerts
     usage: UsageReports
+    privacy: PrivacyService
+    maintenance: Maintenance
+    charts: ChartProcess
+
+    async def close(self) -> None:
+        """Stop what runs beside the requests: the scheduled upkeep and the chart process."""
+        await self.maintenance.stop()
+        await self.charts.close()
 
 
 async def build_services(
@@ -79,6 +92,10 @@ async def build_services(
     sessions = SessionRepository(database)
     usage = UsageRepository(database)
     tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    charts = ChartProcess()
+    privacy = PrivacyService(
+        privacy=PrivacyRepository(database), retention=RetentionRepository(database), guilds=guilds
+    )
     quota_records = QuotaRepository(database)
     quotas = QuotaService(
         quotas=quota_records,
@@ -115,5 +132,9 @@ async def build_services(
             books=BooksRepository(database),
             quotas=quotas,
             runway=runway,
+            charts=charts,
         ),
+        privacy=privacy,
+        maintenance=Maintenance(privacy=privacy, optimize=database.optimize),
+        charts=charts,
     )

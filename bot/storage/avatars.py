@@ -7,10 +7,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.storage.audit import AuditEvent, insert_event
-from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
+from bot.storage.common import (
+    FORGOTTEN_MEMBER,
+    UNSET,
+    Clock,
+    Unset,
+    unix_now,
+    update_params,
+)
 from bot.storage.database import Database
 from bot.storage.errors import DuplicateNameError, LimitReached
 from bot.storage.hot import hot
+from bot.storage.privacy import personal_data
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -287,6 +295,16 @@ UPDATE avatars SET
 WHERE guild_id = :guild_id AND id = :id
 RETURNING *
 """
+
+
+@personal_data("avatars created", "avatars.created_by")
+def _forget_creator(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """The server's avatars stay; who created them is forgotten."""
+    return tx.execute(
+        "UPDATE avatars SET created_by = :forgotten"
+        " WHERE guild_id = :guild AND created_by = :member",
+        {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER},
+    )
 
 
 def _refuse_duplicate(

@@ -15,6 +15,10 @@ SqlValue: TypeAlias = int | float | str | bytes | None
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
+FORGOTTEN_MEMBER: Final = 0
+"""The member id that records of members who asked to be forgotten are filed under: their
+usage stays in a server's totals, their identity does not (see `bot.storage.privacy`)."""
+
 
 def unix_now() -> int:
     """The wall clock in whole unix seconds, the unit every stored time uses."""

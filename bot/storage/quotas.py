@@ -21,9 +21,10 @@ from typing import Final
 
 from bot.storage.admission import Period, UsageSnapshot
 from bot.storage.charges import read_usage
-from bot.storage.common import Clock, SqlValue, unix_now
+from bot.storage.common import FORGOTTEN_MEMBER, Clock, SqlValue, unix_now
 from bot.storage.database import Database
 from bot.storage.hot import hot
+from bot.storage.privacy import personal_data
 from bot.storage.transaction import ReadTx, WriteTx
 
 ALERT_MEMORY_SECONDS: Final = 100 * 86_400
@@ -185,6 +186,21 @@ def _stored(tx: ReadTx, guild_id: int) -> StoredQuotas:
         role_tiers={int(role): value for role, value in json.loads(row[3]).items()},
         timezone=row[0] if row[0] is not None else "UTC",
         alert_channel_id=row[1],
+    )
+
+
+@personal_data("limit changes", "guild_quotas.updated_by", "quota_role_tiers.updated_by")
+def _forget_admin(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """Limits an admin set stay; which admin set them is forgotten."""
+    params = {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER}
+    return tx.execute(
+        "UPDATE guild_quotas SET updated_by = :forgotten"
+        " WHERE guild_id = :guild AND updated_by = :member",
+        params,
+    ) + tx.execute(
+        "UPDATE quota_role_tiers SET updated_by = :forgotten"
+        " WHERE guild_id = :guild AND updated_by = :member",
+        params,
     )
 
 

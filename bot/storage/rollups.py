@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from bot.storage.common import FORGOTTEN_MEMBER
 from bot.storage.transaction import ReadTx, Row, WriteTx
-from bot.storage.usage import FORGOTTEN_MEMBER
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,10 @@ from bot.storage.admission import AdmissionPolicy, Period
 from bot.storage.charges import read_usage
 from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
-from bot.storage.errors import NotFoundError
+from bot.storage.errors import InUseError, NotFoundError
 from bot.storage.hot import hot
+from bot.storage.privacy import personal_data
+from bot.storage.rollups import forget_member
 from bot.storage.transaction import ReadTx, Row, WriteTx
 
 
@@ -353,6 +355,26 @@ _MEMBER_IN_PERIOD = hot(
     """,
     reads={"sessions_live": None, "sessions_member_ended": "created_at>"},
 )
+
+
+@personal_data(
+    "calls",
+    "sessions.member_id",
+    "rollup_member_days.member_id",
+    "rollup_member_months.member_id",
+)
+def _forget_calls(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """A member's calls go; their seconds stay in the server's totals under FORGOTTEN_MEMBER.
+    Refused while one is live: it is still being billed and will end into the rollups."""
+    ids = {"guild": guild_id, "member": member_id}
+    if tx.fetch_one(_LIVE_FOR_MEMBER, ids) is not None:
+        raise InUseError("a live call")
+    forget_member(tx, guild_id, member_id)
+    return tx.execute(
+        "DELETE FROM sessions WHERE guild_id = :guild AND member_id = :member"
+        " AND state IN ('SETTLED', 'RELEASED')",
+        ids,
+    )
 
 
 def _reservation(session_id: int, new: NewSession, now: int) -> Session:

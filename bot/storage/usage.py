@@ -13,7 +13,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Final
 
 from bot.storage.admission import Period
 from bot.storage.common import SqlValue
@@ -21,9 +20,6 @@ from bot.storage.database import Database
 from bot.storage.hot import hot
 from bot.storage.local_days import month_period, zone_or_utc
 from bot.storage.transaction import ReadTx
-
-FORGOTTEN_MEMBER: Final = 0
-"""The member id a member's usage is filed under once they asked to be forgotten."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +39,7 @@ class UsageBucket:
 
 @dataclass(frozen=True, slots=True)
 class MemberUsage:
-    member_id: int  # FORGOTTEN_MEMBER for every member who asked to be forgotten
+    member_id: int  # FORGOTTEN_MEMBER: every member who asked to be forgotten
     sessions: int
     seconds: int
 

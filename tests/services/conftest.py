@@ -64,7 +64,10 @@ async def _world(sandbox: Sandbox, tmp_path: Path, dialect: Dialect) -> AsyncIte
             avatar_poll_interval=0.05,
             session_poll_interval=0.05,
         )
-        yield World(services=services, sandbox=sandbox, runway=runway, database=database)
+        try:
+            yield World(services=services, sandbox=sandbox, runway=runway, database=database)
+        finally:
+            await services.close()
 
 
 @pytest.fixture

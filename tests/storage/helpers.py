@@ -19,7 +19,7 @@ def new_avatar(guild_id: int = 1, name: str = "Ada", **changes: object) -> NewAv
 
 
 def new_document(
-    avatar_id: int, runway_id: str, tokens: int = 1000, guild_id: int = 1
+    avatar_id: int, runway_id: str, tokens: int = 1000, guild_id: int = 1, added_by: int = 100
 ) -> NewDocument:
     return NewDocument(
         guild_id=guild_id,
@@ -28,7 +28,7 @@ def new_document(
         name=f"{runway_id}.md",
         tokens=tokens,
         byte_size=tokens * 4,
-        added_by=100,
+        added_by=added_by,
     )
 
 
