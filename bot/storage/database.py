@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -52,6 +54,8 @@ T = TypeVar("T")
 
 READERS = 2
 """Read-only connections for long reads: two reports run at once, a third waits its turn."""
+READER_NICENESS = 10
+"""How much lower the read connections' threads run than the rest of the bot."""
 ANALYSIS_LIMIT = 1000
 """Rows ANALYZE samples per index: statistics good enough for the planner, in milliseconds
 even on a table of millions."""
@@ -220,6 +224,16 @@ def _prepare(
 def _prepare_reader(busy_timeout_ms: int, conn: sqlite3.Connection) -> None:
     _configure(conn, busy_timeout_ms)
     conn.execute("PRAGMA query_only = ON")
+    _yield_cpu()
+
+
+def _yield_cpu() -> None:
+    """Lower this thread's CPU priority (Linux schedules threads one by one): on a machine
+    with few cores, a long report then takes the CPU the write path leaves, not the reverse."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: reports just compete
+        log.debug("read connections keep the normal CPU priority", exc_info=True)
 
 
 def _traced(trace: Trace) -> type[sqlite3.Connection]:

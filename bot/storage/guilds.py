@@ -1,8 +1,8 @@
 """Per-guild settings, and app-wide key/value state that belongs to no guild.
 
-Changing a guild's timezone moves its retained sessions to their new local days in the usage
-rollups, in the same transaction (see `bot.storage.rollups`), so budgets and reports count the
-new days from the moment the change commits.
+Changing a guild's timezone moves its calls of this and last month to their new local days in
+the usage rollups, in the same transaction (see `bot.storage.rollups`), so budgets and recent
+reports count the new days from the moment the change commits.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
 from bot.storage.database import Database
 from bot.storage.hot import hot
+from bot.storage.local_days import month_period, zone_or_utc
 from bot.storage.rollups import move_to_timezone
 from bot.storage.transaction import Row, WriteTx
 
@@ -67,19 +68,28 @@ class GuildSettingsRepository:
         for column in ("approval_required", "timezone"):
             if not params[f"set_{column}"]:
                 params[column] = getattr(defaults, column)
-        params |= {"guild_id": guild_id, "now": self._clock()}
+        now = self._clock()
+        params |= {"guild_id": guild_id, "now": now}
+        since = None if isinstance(timezone, Unset) else _recent(now, timezone)
 
         def body(tx: WriteTx) -> Row:
-            moving = not isinstance(timezone, Unset) and timezone != _timezone(tx, guild_id)
-            if moving:
-                move_to_timezone(tx, guild_id, sign=-1)
+            moving = since is not None and timezone != _timezone(tx, guild_id)
+            if since is not None and moving:
+                move_to_timezone(tx, guild_id, sign=-1, since=since)
             row = tx.fetch_one(_UPSERT, params)
             assert row is not None, "INSERT ... RETURNING returns the row"
-            if moving:
-                move_to_timezone(tx, guild_id, sign=1)
+            if since is not None and moving:
+                move_to_timezone(tx, guild_id, sign=1, since=since)
             return row
 
         return _settings(await self._db.write(body))
+
+
+def _recent(now: int, timezone: str) -> int:
+    """The start of the previous local month in `timezone`: the calls a timezone change moves
+    to their new days (see `bot.storage.rollups`)."""
+    tz = zone_or_utc(timezone)
+    return month_period(month_period(now, tz).start - 1, tz).start
 
 
 def _timezone(tx: WriteTx, guild_id: int) -> str:

@@ -192,3 +192,24 @@ async def test_the_migration_fills_the_rollups_of_an_existing_database(
         stats = await db.fetch_one("SELECT count(*) FROM sqlite_stat1")
         assert stats is not None
         assert stats[0] > 0  # the migration was followed by ANALYZE
+
+
+async def test_a_timezone_change_leaves_older_months_as_they_were_counted(
+    db: Database, clock: FakeClock
+) -> None:
+    """Only this and last month move (see bot.storage.rollups): an older call keeps its UTC
+    day, whose midnight lies in one Kolkata day, and every total stays."""
+    sessions = SessionRepository(db, clock)
+    usage = UsageRepository(db)
+    old = LATE - 90 * 86_400  # 22:30 UTC in December: the next day in Kolkata
+    await settle_at(sessions, clock, old, member=1, used=60)
+    await settle_at(sessions, clock, LATE, member=1, used=30)
+    await GuildSettingsRepository(db, clock).update(1, timezone="Asia/Kolkata")
+    rows = await db.fetch_all("SELECT day_start, seconds FROM rollup_guild_days ORDER BY day_start")
+    kolkata = zone_or_utc("Asia/Kolkata")
+    assert [tuple(row) for row in rows] == [
+        (old - old % 86_400, 60),  # still the UTC midnight it was counted under
+        (day_period(LATE, kolkata).start, 30),  # moved to its Kolkata day
+    ]
+    assert (await usage.totals(1, YEAR)).settled_seconds == 90
+    assert (await usage.totals(1, YEAR, member_id=1)).settled_seconds == 90

@@ -1,18 +1,20 @@
 -- Schema 3: usage rollups, so that admission and reports cost the same with a thousand or a
 -- million sessions of history; indexes that only serve live rows; retention.
 --
--- Each rollup is defined once, as a view over the sessions (`rollup_*_from_sessions`: what
--- the table must equal), filled from that view here, and kept equal to it by one trigger in
--- the transaction that ends a session. Days and months are the server's local ones, keyed by
--- the unix second they start at: `local_day_start(timezone, moment)` and
--- `local_month_start(timezone, moment)` are the engine's calendar functions (registered on every
--- SQLite connection by bot.storage.local_days). A session counts on the day it started.
+-- Each rollup is defined once, by a view of what each ended session contributes to it
+-- (`rollup_*_rows`: its keys and counts, with the session's id and start). The table is that
+-- view summed by its keys: filled so here, kept so by one trigger in the transaction that
+-- ends a session, and checked against it by the tests (bot.storage.rollups.differences). Days
+-- and months are the server's local ones, keyed by the unix second they start at:
+-- `local_day_start(timezone, moment)` and `local_month_start(timezone, moment)` are the
+-- engine's calendar functions (registered on every SQLite connection by
+-- bot.storage.local_days). A session counts on the day it started.
 --
 -- Rows stay when sessions go: retention deletes old sessions (their figures are already here),
--- and a member's erasure moves their rows to member 0 (a "forgotten member"), so a server's
--- totals never change. Changing a server's timezone moves its retained sessions from their old
--- local days to their new ones in the same transaction (bot.storage.rollups); rows of sessions
--- that retention already deleted keep their old keys.
+-- and a member's erasure files their rows under member 0 (a "forgotten member"), so a server's
+-- totals never change. When a server changes its timezone, its calls of the current and the
+-- previous local month move to their new days in the same transaction (bot.storage.rollups);
+-- older days stay as they were counted.
 
 -- Every ended session with the keys it is rolled up under.
 CREATE VIEW session_days AS
@@ -36,9 +38,9 @@ CREATE TABLE rollup_guild_days (
     PRIMARY KEY (guild_id, day_start)
 ) STRICT, WITHOUT ROWID;
 
-CREATE VIEW rollup_guild_days_from_sessions AS
-SELECT guild_id, day_start, sum(settled) AS settled, sum(seconds) AS seconds
-FROM session_days WHERE state = 'SETTLED' GROUP BY guild_id, day_start;
+CREATE VIEW rollup_guild_days_rows AS
+SELECT id, created_at, guild_id, day_start, settled, seconds FROM session_days
+WHERE state = 'SETTLED';
 
 -- Settled calls per avatar (its name when the call started) and local day: top avatars.
 CREATE TABLE rollup_avatar_days (
@@ -50,9 +52,9 @@ CREATE TABLE rollup_avatar_days (
     PRIMARY KEY (guild_id, day_start, avatar_label)
 ) STRICT, WITHOUT ROWID;
 
-CREATE VIEW rollup_avatar_days_from_sessions AS
-SELECT guild_id, day_start, avatar_label, sum(settled) AS settled, sum(seconds) AS seconds
-FROM session_days WHERE state = 'SETTLED' GROUP BY guild_id, day_start, avatar_label;
+CREATE VIEW rollup_avatar_days_rows AS
+SELECT id, created_at, guild_id, day_start, avatar_label, settled, seconds FROM session_days
+WHERE state = 'SETTLED';
 
 -- Ended calls (settled or released) per end reason and local day: how calls ended.
 CREATE TABLE rollup_end_days (
@@ -64,9 +66,9 @@ CREATE TABLE rollup_end_days (
     PRIMARY KEY (guild_id, day_start, end_reason)
 ) STRICT, WITHOUT ROWID;
 
-CREATE VIEW rollup_end_days_from_sessions AS
-SELECT guild_id, day_start, end_reason, count(*) AS sessions, sum(seconds) AS seconds
-FROM session_days GROUP BY guild_id, day_start, end_reason;
+CREATE VIEW rollup_end_days_rows AS
+SELECT id, created_at, guild_id, day_start, end_reason, 1 AS sessions, seconds
+FROM session_days;
 
 -- One member's ended calls per local day, avatar and end reason: a member's own report and
 -- daily allowance, and the server's top members over days.
@@ -85,10 +87,10 @@ CREATE TABLE rollup_member_days (
 CREATE INDEX rollup_member_days_by_day
     ON rollup_member_days (guild_id, day_start, member_id, settled, seconds);
 
-CREATE VIEW rollup_member_days_from_sessions AS
-SELECT guild_id, member_id, day_start, avatar_label, end_reason,
-       sum(settled) AS settled, sum(released) AS released, sum(seconds) AS seconds
-FROM session_days GROUP BY guild_id, member_id, day_start, avatar_label, end_reason;
+CREATE VIEW rollup_member_days_rows AS
+SELECT id, created_at, guild_id, member_id, day_start, avatar_label, end_reason,
+       settled, released, seconds
+FROM session_days;
 
 -- Settled calls per member and local month: the server's top members over whole months.
 CREATE TABLE rollup_member_months (
@@ -100,9 +102,9 @@ CREATE TABLE rollup_member_months (
     PRIMARY KEY (guild_id, month_start, member_id)
 ) STRICT, WITHOUT ROWID;
 
-CREATE VIEW rollup_member_months_from_sessions AS
-SELECT guild_id, month_start, member_id, sum(settled) AS settled, sum(seconds) AS seconds
-FROM session_days WHERE state = 'SETTLED' GROUP BY guild_id, month_start, member_id;
+CREATE VIEW rollup_member_months_rows AS
+SELECT id, created_at, guild_id, month_start, member_id, settled, seconds FROM session_days
+WHERE state = 'SETTLED';
 
 -- The whole account per UTC hour and Runway dialect: reconciling with Runway's figures.
 CREATE TABLE rollup_account_hours (
@@ -113,17 +115,30 @@ CREATE TABLE rollup_account_hours (
     PRIMARY KEY (dialect, hour_start)
 ) STRICT, WITHOUT ROWID;
 
-CREATE VIEW rollup_account_hours_from_sessions AS
-SELECT dialect, hour_start, count(consumed_at) AS joined, sum(seconds) AS seconds
-FROM session_days WHERE consumed_at IS NOT NULL OR state = 'SETTLED'
-GROUP BY dialect, hour_start;
+CREATE VIEW rollup_account_hours_rows AS
+SELECT id, created_at, dialect, hour_start,
+       CASE WHEN consumed_at IS NULL THEN 0 ELSE 1 END AS joined, seconds
+FROM session_days WHERE consumed_at IS NOT NULL OR state = 'SETTLED';
 
-INSERT INTO rollup_guild_days SELECT * FROM rollup_guild_days_from_sessions;
-INSERT INTO rollup_avatar_days SELECT * FROM rollup_avatar_days_from_sessions;
-INSERT INTO rollup_end_days SELECT * FROM rollup_end_days_from_sessions;
-INSERT INTO rollup_member_days SELECT * FROM rollup_member_days_from_sessions;
-INSERT INTO rollup_member_months SELECT * FROM rollup_member_months_from_sessions;
-INSERT INTO rollup_account_hours SELECT * FROM rollup_account_hours_from_sessions;
+INSERT INTO rollup_guild_days
+SELECT guild_id, day_start, sum(settled), sum(seconds) FROM rollup_guild_days_rows
+GROUP BY guild_id, day_start;
+INSERT INTO rollup_avatar_days
+SELECT guild_id, day_start, avatar_label, sum(settled), sum(seconds) FROM rollup_avatar_days_rows
+GROUP BY guild_id, day_start, avatar_label;
+INSERT INTO rollup_end_days
+SELECT guild_id, day_start, end_reason, sum(sessions), sum(seconds) FROM rollup_end_days_rows
+GROUP BY guild_id, day_start, end_reason;
+INSERT INTO rollup_member_days
+SELECT guild_id, member_id, day_start, avatar_label, end_reason,
+       sum(settled), sum(released), sum(seconds)
+FROM rollup_member_days_rows GROUP BY guild_id, member_id, day_start, avatar_label, end_reason;
+INSERT INTO rollup_member_months
+SELECT guild_id, month_start, member_id, sum(settled), sum(seconds) FROM rollup_member_months_rows
+GROUP BY guild_id, month_start, member_id;
+INSERT INTO rollup_account_hours
+SELECT dialect, hour_start, sum(joined), sum(seconds) FROM rollup_account_hours_rows
+GROUP BY dialect, hour_start;
 
 -- Sessions enter the rollups when they end, so they are inserted live and end by an UPDATE,
 -- and an ended session is final: changing its figures would leave the rollups behind.
@@ -148,39 +163,38 @@ CREATE TRIGGER sessions_roll_up AFTER UPDATE OF state ON sessions
 WHEN NEW.state IN ('SETTLED', 'RELEASED') AND OLD.state IN ('RESERVED', 'OPEN')
 BEGIN
     INSERT INTO rollup_guild_days (guild_id, day_start, settled, seconds)
-    SELECT guild_id, day_start, settled, seconds FROM session_days
-    WHERE id = NEW.id AND state = 'SETTLED'
+    SELECT guild_id, day_start, settled, seconds FROM rollup_guild_days_rows WHERE id = NEW.id
     ON CONFLICT (guild_id, day_start) DO UPDATE SET
         settled = settled + excluded.settled, seconds = seconds + excluded.seconds;
 
     INSERT INTO rollup_avatar_days (guild_id, day_start, avatar_label, settled, seconds)
-    SELECT guild_id, day_start, avatar_label, settled, seconds FROM session_days
-    WHERE id = NEW.id AND state = 'SETTLED'
+    SELECT guild_id, day_start, avatar_label, settled, seconds FROM rollup_avatar_days_rows
+    WHERE id = NEW.id
     ON CONFLICT (guild_id, day_start, avatar_label) DO UPDATE SET
         settled = settled + excluded.settled, seconds = seconds + excluded.seconds;
 
     INSERT INTO rollup_end_days (guild_id, day_start, end_reason, sessions, seconds)
-    SELECT guild_id, day_start, end_reason, 1, seconds FROM session_days WHERE id = NEW.id
+    SELECT guild_id, day_start, end_reason, sessions, seconds FROM rollup_end_days_rows
+    WHERE id = NEW.id
     ON CONFLICT (guild_id, day_start, end_reason) DO UPDATE SET
         sessions = sessions + excluded.sessions, seconds = seconds + excluded.seconds;
 
     INSERT INTO rollup_member_days (guild_id, member_id, day_start, avatar_label, end_reason,
                                     settled, released, seconds)
     SELECT guild_id, member_id, day_start, avatar_label, end_reason, settled, released, seconds
-    FROM session_days WHERE id = NEW.id
+    FROM rollup_member_days_rows WHERE id = NEW.id
     ON CONFLICT (guild_id, member_id, day_start, avatar_label, end_reason) DO UPDATE SET
         settled = settled + excluded.settled, released = released + excluded.released,
         seconds = seconds + excluded.seconds;
 
     INSERT INTO rollup_member_months (guild_id, month_start, member_id, settled, seconds)
-    SELECT guild_id, month_start, member_id, settled, seconds FROM session_days
-    WHERE id = NEW.id AND state = 'SETTLED'
+    SELECT guild_id, month_start, member_id, settled, seconds FROM rollup_member_months_rows
+    WHERE id = NEW.id
     ON CONFLICT (guild_id, month_start, member_id) DO UPDATE SET
         settled = settled + excluded.settled, seconds = seconds + excluded.seconds;
 
     INSERT INTO rollup_account_hours (dialect, hour_start, joined, seconds)
-    SELECT dialect, hour_start, CASE WHEN consumed_at IS NULL THEN 0 ELSE 1 END, seconds
-    FROM session_days WHERE id = NEW.id AND (consumed_at IS NOT NULL OR state = 'SETTLED')
+    SELECT dialect, hour_start, joined, seconds FROM rollup_account_hours_rows WHERE id = NEW.id
     ON CONFLICT (dialect, hour_start) DO UPDATE SET
         joined = joined + excluded.joined, seconds = seconds + excluded.seconds;
 END;
