@@ -54,6 +54,10 @@ T = TypeVar("T")
 
 READERS = 2
 """Read-only connections for long reads: two reports run at once, a third waits its turn."""
+CACHE_KIB = 32_768
+"""Page cache per connection, filled only as pages are read: the indexes a start searches
+(live sessions, this month's rollups, quota records of every active server) stay in memory
+instead of being read again from the file at every start."""
 READER_NICENESS = 10
 """How much lower the read connections' threads run than the rest of the bot."""
 ANALYSIS_LIMIT = 1000
@@ -250,6 +254,7 @@ def _traced(trace: Trace) -> type[sqlite3.Connection]:
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
     register_functions(conn)
 
 
