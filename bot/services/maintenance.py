@@ -7,11 +7,11 @@ logged and retried at the next run; nothing here may stop the bot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from bot.services.background import Background
 from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,13 @@ class Maintenance:
         self._optimize = optimize
         self._interval = interval
         self._first_run = first_run
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("maintenance", self._run)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="maintenance")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def run_once(self) -> None:
         try:

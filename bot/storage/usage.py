@@ -96,31 +96,6 @@ class UsageRepository:
     ) -> UsageTotals:
         return await self._db.read(lambda tx: _totals(tx, guild_id, period, member_id))
 
-    async def by_bucket(
-        self, guild_id: int, boundaries: Sequence[int], *, member_id: int | None = None
-    ) -> list[UsageBucket]:
-        """Settled usage between consecutive `boundaries` (the starts of local days).
-
-        The caller computes the boundaries, so days follow the guild's timezone, DST included.
-        """
-        return await self._db.read(lambda tx: _buckets(tx, guild_id, boundaries, member_id))
-
-    async def top_members(
-        self, guild_id: int, period: Period, *, limit: int = 10
-    ) -> list[MemberUsage]:
-        return await self._db.read(lambda tx: _top_members(tx, guild_id, period, limit))
-
-    async def top_avatars(
-        self, guild_id: int, period: Period, *, member_id: int | None = None, limit: int = 10
-    ) -> list[LabelUsage]:
-        return await self._db.read(lambda tx: _top_avatars(tx, guild_id, period, member_id, limit))
-
-    async def end_reasons(
-        self, guild_id: int, period: Period, *, member_id: int | None = None
-    ) -> list[LabelUsage]:
-        """How the period's ended sessions ended, released ones (which cost nothing) included."""
-        return await self._db.read(lambda tx: _end_reasons(tx, guild_id, period, member_id))
-
 
 def _params(
     guild_id: int, period: Period, member_id: int | None = None, **more: SqlValue

@@ -25,21 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 import bot.storage
-from bot.runway.client import RunwayClient
-from bot.runway.retry import RetryPolicy
 from bot.runway.sandbox import Sandbox
 from bot.services.actors import Actor
-from bot.services.container import Services, build_services
+from bot.services.container import Services
 from bot.services.sessions import PRESET_PREFIX
 from bot.services.usage_reports import ReportPeriod
-from bot.storage import Database
+from bot.settings import Dialect
 from bot.storage.hot import HOT_QUERIES, PRIMARY_KEY, HotQuery
 from bot.storage.local_days import register_functions
 from bot.storage.rollups import differences
-from tests.runway.conftest import SANDBOX_KEY, production_sandbox
+from tests.runway.conftest import production_sandbox
+from tests.services.conftest import open_world
 from tests.support.history import History, Shape, build, periods
 
 __all__ = ["production_sandbox"]
@@ -207,26 +205,11 @@ async def traced(
     path = tmp_path / "history.db"
     shutil.copy(built.path, path)
     sent: list[str] = []
-    async with (
-        Database.open(path, trace=sent.append) as database,
-        RunwayClient(
-            base_url=production_sandbox.base_url,
-            api_key=SecretStr(SANDBOX_KEY),
-            retry=RetryPolicy(attempts=1),
-        ) as runway,
+    async for world in open_world(
+        production_sandbox, path, Dialect.PRODUCTION, trace=sent.append, max_live_per_guild=100
     ):
-        services = await build_services(
-            database,
-            runway,
-            join_base_url="https://bot.example.org",
-            session_max_seconds=300,
-            max_live_per_guild=100,
-        )
         sent.clear()  # what building the services read (the voice catalogue) is not hot
-        try:
-            yield services, sent
-        finally:
-            await services.close()
+        yield world.services, sent
 
 
 async def test_the_hot_services_send_only_registered_queries(

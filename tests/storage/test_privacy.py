@@ -83,7 +83,8 @@ async def test_a_member_is_forgotten_and_the_servers_totals_stay(
     sessions = await history(db, clock)
     usage = UsageRepository(db)
     before = await usage.totals(1, EVERYTHING)
-    ranking_before = await usage.top_members(1, Period(T0 - 86_400, T0 + 86_400 * 3))
+    week = Period(T0 - 86_400, T0 + 86_400 * 3)
+    ranking_before = (await usage.summary(1, week, [])).top_members
 
     erased = await PrivacyRepository(db).forget(1, MEMBER)
 
@@ -95,7 +96,7 @@ async def test_a_member_is_forgotten_and_the_servers_totals_stay(
     assert await usage.totals(1, EVERYTHING) == before
     assert (await usage.totals(1, EVERYTHING, member_id=MEMBER)).settled_seconds == 0
     assert (await usage.totals(1, EVERYTHING, member_id=FORGOTTEN_MEMBER)).settled_seconds == 150
-    ranking = await usage.top_members(1, Period(T0 - 86_400, T0 + 86_400 * 3))
+    ranking = (await usage.summary(1, week, [])).top_members
     assert {m.member_id for m in ranking} == {FORGOTTEN_MEMBER, OTHER}
     assert sum(m.seconds for m in ranking) == sum(m.seconds for m in ranking_before)
     # Nothing in guild 1 names the member any more; guild 2 and the other member are untouched.

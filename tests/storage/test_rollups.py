@@ -66,7 +66,8 @@ async def days_of(usage: UsageRepository, tz: str) -> dict[int, int]:
     edges = [first.start]
     while len(edges) < 4:
         edges.append(day_period(edges[-1], zone).end)
-    return {b.period.start: b.seconds for b in await usage.by_bucket(1, edges)}
+    days = await usage.summary(1, Period(edges[0], edges[-1]), edges)
+    return {bucket.period.start: bucket.seconds for bucket in days.buckets}
 
 
 async def test_every_ended_session_is_rolled_up_as_it_ends(db: Database, clock: FakeClock) -> None:

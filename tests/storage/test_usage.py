@@ -60,38 +60,38 @@ async def test_totals_for_guild_and_member(db: Database, history: SessionReposit
     assert await usage.totals(1, Period(DAY0, DAY0 + DAY)) == UsageTotals(2, 400, 0, 0)
 
 
-async def test_by_bucket_follows_the_boundaries_given(
-    db: Database, history: SessionRepository
-) -> None:
+async def test_days_follow_the_boundaries_given(db: Database, history: SessionRepository) -> None:
     usage = UsageRepository(db)
     boundaries = [DAY0 + 2 * DAY, DAY0, DAY0 + DAY]  # order does not matter
-    assert await usage.by_bucket(1, boundaries) == [
+    assert (await usage.summary(1, WEEK, boundaries)).buckets == [
         UsageBucket(Period(DAY0, DAY0 + DAY), 2, 400),
         UsageBucket(Period(DAY0 + DAY, DAY0 + 2 * DAY), 1, 50),
     ]
-    assert await usage.by_bucket(1, boundaries, member_id=2) == [
+    assert (await usage.summary(1, WEEK, boundaries, member_id=2)).buckets == [
         UsageBucket(Period(DAY0, DAY0 + DAY), 1, 300),
         UsageBucket(Period(DAY0 + DAY, DAY0 + 2 * DAY), 0, 0),
     ]
-    assert await usage.by_bucket(1, [DAY0]) == []
+    assert (await usage.summary(1, WEEK, [DAY0])).buckets == []
 
 
 async def test_top_members_avatars_and_end_reasons(
     db: Database, history: SessionRepository
 ) -> None:
     usage = UsageRepository(db)
-    assert await usage.top_members(1, WEEK) == [MemberUsage(2, 1, 300), MemberUsage(1, 2, 150)]
-    assert await usage.top_members(1, WEEK, limit=1) == [MemberUsage(2, 1, 300)]
-    assert await usage.top_avatars(1, WEEK) == [LabelUsage("Ada", 2, 400), LabelUsage("Bob", 1, 50)]
-    assert await usage.top_avatars(1, WEEK, member_id=1) == [
-        LabelUsage("Ada", 1, 100),
-        LabelUsage("Bob", 1, 50),
-    ]
-    assert await usage.end_reasons(1, WEEK) == [
+    server = await usage.summary(1, WEEK, [])
+    assert server.totals == UsageTotals(3, 450, 1, 240)
+    assert server.top_members == [MemberUsage(2, 1, 300), MemberUsage(1, 2, 150)]
+    assert (await usage.summary(1, WEEK, [], top=1)).top_members == [MemberUsage(2, 1, 300)]
+    assert server.top_avatars == [LabelUsage("Ada", 2, 400), LabelUsage("Bob", 1, 50)]
+    member = await usage.summary(1, WEEK, [], member_id=1)
+    assert member.top_members == []  # a member's own report ranks nobody
+    assert member.top_avatars == [LabelUsage("Ada", 1, 100), LabelUsage("Bob", 1, 50)]
+    assert server.end_reasons == [
         LabelUsage("member_ended", 2, 150),
         LabelUsage("start_failed", 1, 0),
         LabelUsage("time_limit", 1, 300),
     ]
+    assert member.end_reasons == [LabelUsage("member_ended", 2, 150)]
 
 
 async def test_in_period_lists_sessions_for_export(history: SessionRepository) -> None:
