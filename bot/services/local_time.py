@@ -8,7 +8,7 @@ The calendar rules themselves (what a local day is around DST changes) live in
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from bot.storage.local_days import (
 __all__ = [
     "UTC_ZONE",
     "calendar",
+    "day_dates",
     "day_period",
     "day_starts",
     "local_date",
@@ -75,9 +76,11 @@ def previous_month_period(moment: int, tz: ZoneInfo) -> Period:
     return month_period(current.start - 1, tz)
 
 
-def day_starts(period: Period, tz: ZoneInfo) -> list[int]:
+@lru_cache(maxsize=256)
+def day_starts(period: Period, tz: ZoneInfo) -> tuple[int, ...]:
     """The local midnights that split `period` into days, with its start and end as the outer
-    boundaries (a report's buckets: consecutive pairs are the days)."""
+    boundaries (a report's buckets: consecutive pairs are the days). Cached: a year's report
+    asks for 366 of them, a millisecond of the event loop each time otherwise."""
     starts = [period.start]
     day = local_date(period.start, tz) + timedelta(days=1)
     while (boundary := midnight(day, tz)) < period.end:
@@ -85,7 +88,13 @@ def day_starts(period: Period, tz: ZoneInfo) -> list[int]:
             starts.append(boundary)
         day += timedelta(days=1)
     starts.append(period.end)
-    return starts
+    return tuple(starts)
+
+
+@lru_cache(maxsize=256)
+def day_dates(period: Period, tz: ZoneInfo) -> tuple[date, ...]:
+    """The local date of each day of `period` (those `day_starts` splits it into)."""
+    return tuple(local_date(start, tz) for start in day_starts(period, tz)[:-1])
 
 
 def utc_datetime(moment: int) -> datetime:

@@ -142,8 +142,10 @@ class UsageReports:
             timezone=tz.key,
             totals=figures.totals,
             days=[
-                ChartDay(local_time.local_date(b.period.start, tz), b.sessions, b.seconds)
-                for b in figures.buckets
+                ChartDay(day, bucket.sessions, bucket.seconds)
+                for day, bucket in zip(
+                    local_time.day_dates(period, tz), figures.buckets, strict=True
+                )
             ],
             top_avatars=figures.top_avatars,
             top_members=figures.top_members,
