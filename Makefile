@@ -25,11 +25,14 @@ typecheck: $(DEV_STAMP)
 pytest: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
+# Figures, not tests: several minutes in all (bench.growth builds a 1M-session database).
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.ack_latency
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.reservations
 	$(BIN)/python -m bench.image_memory
+	$(BIN)/python -m bench.chart_stall
+	$(BIN)/python -m bench.growth
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -112,6 +112,10 @@ async def run(settings: Settings) -> None:
             session_max_seconds=settings.session_max_minutes * 60,
             max_live_per_guild=settings.max_live_sessions_per_server,
         )
+        # Retention and planner statistics on a schedule; stopped (with the chart process)
+        # before the database closes.
+        stack.push_async_callback(services.close)
+        services.maintenance.start()
         web_app = build_app(
             services.sessions,
             livekit_dist=find_livekit_dist(),

@@ -37,6 +37,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.welcome",
     "cogs.help",
     "cogs.recovery",
+    "cogs.privacy",
 )
 
 

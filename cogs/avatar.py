@@ -25,6 +25,7 @@ from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
 from bot.services.voices import VOICE_ID_MAX
 from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
+from bot.storage.common import FORGOTTEN_MEMBER
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.fit import DESCRIPTION, choices, fit_lines
 from bot.ui.tree import report_error
@@ -519,7 +520,9 @@ def _history_line(entry: AuditEntry) -> str:
     if entry.action == POST_FAILED:
         channel, problem = entry.detail.get("channel_id"), entry.detail.get("problem")
         return f"{when} ⚠️ the bot could not post {entry.subject} in <#{channel}>: {problem}"
-    who = f"<@{entry.actor_id}>" if entry.actor_id else "the bot"
+    who = {None: "the bot", FORGOTTEN_MEMBER: "a forgotten member"}.get(
+        entry.actor_id, f"<@{entry.actor_id}>"
+    )
     action = entry.action.replace(".", " ").replace("_", " ")
     return f"{when} {who}: {action} **{plain(entry.subject, limit=60)}**"
 

@@ -12,6 +12,7 @@ from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
 from bot.services.usage_reports import PERIOD_LABELS, Reconciliation, ReportPeriod, UsageReport
 from bot.storage import LabelUsage
+from bot.storage.common import FORGOTTEN_MEMBER
 from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 
@@ -101,7 +102,7 @@ class UsageCog(commands.Cog):
             embed.add_field(
                 name="Top members",
                 value="\n".join(
-                    f"<@{m.member_id}>: {m.sessions} {_calls(m.sessions)}, "
+                    f"{_member(m.member_id)}: {m.sessions} {_calls(m.sessions)}, "
                     f"{duration_text(m.seconds)}"
                     for m in report.top_members
                 ),
@@ -130,6 +131,10 @@ def _ranking(rows: list[LabelUsage]) -> str:
         f"{duration_text(row.seconds)}"
         for row in rows
     )
+
+
+def _member(member_id: int) -> str:
+    return "forgotten members" if member_id == FORGOTTEN_MEMBER else f"<@{member_id}>"
 
 
 def _calls(count: int) -> str:

@@ -22,8 +22,11 @@ from bot.services.billable import (
     BillableCalls,
 )
 from bot.services.channel_posts import ChannelPostProblems
+from bot.services.chart_process import ChartProcess
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
+from bot.services.maintenance import Maintenance
+from bot.services.privacy import PrivacyService
 from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
@@ -46,7 +49,9 @@ from bot.storage import (
 from bot.storage.books import BooksRepository
 from bot.storage.intents import IntentRepository, ProcessRepository
 from bot.storage.pictures import PictureRepository
+from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
+from bot.storage.retention import RetentionRepository
 from bot.storage.welcomes import WelcomeRepository
 from bot.workers.pool import WorkerPool
 
@@ -71,6 +76,14 @@ class Services:
     channel_posts: ChannelPostProblems
     identity: ProcessIdentity
     reconciler: Reconciler
+    privacy: PrivacyService
+    maintenance: Maintenance
+    charts: ChartProcess
+
+    async def close(self) -> None:
+        """Stop what runs beside the requests: the scheduled upkeep and the chart process."""
+        await self.maintenance.stop()
+        await self.charts.close()
 
 
 async def build_services(
@@ -145,6 +158,10 @@ async def build_services(
         dead_grace=min(DEAD_OWNER_GRACE_SECONDS, grace),
     )
     billable.finder = reconciler
+    charts = ChartProcess()
+    privacy = PrivacyService(
+        privacy=PrivacyRepository(database), retention=RetentionRepository(database), guilds=guilds
+    )
     quota_records = QuotaRepository(database)
     quotas = QuotaService(
         quotas=quota_records,
@@ -189,10 +206,14 @@ async def build_services(
             books=BooksRepository(database),
             quotas=quotas,
             runway=runway,
+            charts=charts,
         ),
         pictures=pictures,
         welcomes=Welcomes(WelcomeRepository(database)),
         channel_posts=ChannelPostProblems(audit),
         identity=identity,
         reconciler=reconciler,
+        privacy=privacy,
+        maintenance=Maintenance(privacy=privacy, optimize=database.optimize),
+        charts=charts,
     )

@@ -1,23 +1,44 @@
-"""Days and months in a server's timezone, as the unix-second ranges quotas and reports count in.
+"""Days and months in a server's timezone, for the services: zone names as members type them,
+the periods quotas and reports count in, and how to say when something happens.
 
-A local day runs from one local midnight to the next, so it lasts 23 or 25 hours when the clocks
-change (other lengths in a few zones). Where midnight does not exist (clocks jump from 23:59 to
-01:00) the day starts at the jump; where it happens twice, at the first. The periods of
-consecutive days and months therefore tile time without gaps or overlaps, and the period
-returned for an instant always contains it, even in the hour a zone repeats around midnight.
+The calendar rules themselves (what a local day is around DST changes) live in
+`bot.storage.local_days`, because the rollups are keyed by them; this module builds on them.
 """
 
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.services.durations import duration_text
 from bot.storage import Period
+from bot.storage.local_days import (
+    UTC_ZONE,
+    day_period,
+    local_date,
+    midnight,
+    month_period,
+    zone_or_utc,
+)
 
-UTC_ZONE = ZoneInfo("UTC")
+__all__ = [
+    "UTC_ZONE",
+    "calendar",
+    "day_dates",
+    "day_period",
+    "day_starts",
+    "local_date",
+    "midnight",
+    "month_period",
+    "previous_month_period",
+    "until_text",
+    "utc_datetime",
+    "zone",
+    "zone_names",
+    "zone_or_utc",
+]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -43,35 +64,6 @@ def _zone_names_folded() -> dict[str, str]:
     return {name.casefold(): name for name in zoneinfo.available_timezones()}
 
 
-def local_date(moment: int, tz: ZoneInfo) -> date:
-    return datetime.fromtimestamp(moment, tz).date()
-
-
-def midnight(day: date, tz: ZoneInfo) -> int:
-    """When `day` begins in `tz`, as unix seconds (see the module note for the odd cases)."""
-    return int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
-
-
-def day_period(moment: int, tz: ZoneInfo) -> Period:
-    """The local day that contains `moment`."""
-    day = local_date(moment, tz)
-    if midnight(day, tz) > moment:
-        day -= timedelta(days=1)
-    elif midnight(day + timedelta(days=1), tz) <= moment:
-        day += timedelta(days=1)
-    return Period(midnight(day, tz), midnight(day + timedelta(days=1), tz))
-
-
-def month_period(moment: int, tz: ZoneInfo) -> Period:
-    """The local calendar month that contains `moment`."""
-    first = local_date(moment, tz).replace(day=1)
-    if midnight(first, tz) > moment:
-        first = _previous_month(first)
-    elif midnight(_next_month(first), tz) <= moment:
-        first = _next_month(first)
-    return Period(midnight(first, tz), midnight(_next_month(first), tz))
-
-
 @lru_cache(maxsize=1024)
 def calendar(moment: int, tz: ZoneInfo) -> tuple[Period, Period]:
     """The local day and month containing `moment`. Cached: a session start asks for them
@@ -84,9 +76,11 @@ def previous_month_period(moment: int, tz: ZoneInfo) -> Period:
     return month_period(current.start - 1, tz)
 
 
-def day_starts(period: Period, tz: ZoneInfo) -> list[int]:
+@lru_cache(maxsize=256)
+def day_starts(period: Period, tz: ZoneInfo) -> tuple[int, ...]:
     """The local midnights that split `period` into days, with its start and end as the outer
-    boundaries (a report's buckets: consecutive pairs are the days)."""
+    boundaries (a report's buckets: consecutive pairs are the days). Cached: a year's report
+    asks for 366 of them, a millisecond of the event loop each time otherwise."""
     starts = [period.start]
     day = local_date(period.start, tz) + timedelta(days=1)
     while (boundary := midnight(day, tz)) < period.end:
@@ -94,7 +88,13 @@ def day_starts(period: Period, tz: ZoneInfo) -> list[int]:
             starts.append(boundary)
         day += timedelta(days=1)
     starts.append(period.end)
-    return starts
+    return tuple(starts)
+
+
+@lru_cache(maxsize=256)
+def day_dates(period: Period, tz: ZoneInfo) -> tuple[date, ...]:
+    """The local date of each day of `period` (those `day_starts` splits it into)."""
+    return tuple(local_date(start, tz) for start in day_starts(period, tz)[:-1])
 
 
 def utc_datetime(moment: int) -> datetime:
@@ -108,11 +108,3 @@ def until_text(moment: int | None, tz: ZoneInfo, now: int) -> str:
     local = utc_datetime(moment).astimezone(tz)
     clock = local.strftime("%H:%M") if moment - now < 86_400 else local.strftime("%d %b %H:%M")
     return f"in {duration_text(max(1, moment - now))} (at {clock} {tz.key})"
-
-
-def _next_month(first: date) -> date:
-    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
-
-
-def _previous_month(first: date) -> date:
-    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)

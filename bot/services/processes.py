@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Final
 
-from bot.services.background import stop_task
+from bot.services.background import Background
 from bot.storage import Clock, unix_now
 from bot.storage.intents import ProcessRepository
 
@@ -31,7 +31,7 @@ class ProcessIdentity:
         self._exclusive = exclusive
         self._clock = clock
         self._id: int | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._heartbeat = Background("process-heartbeat", self._beat)
 
     @property
     def id(self) -> int:
@@ -45,11 +45,10 @@ class ProcessIdentity:
         return self._id
 
     def start_heartbeat(self) -> None:
-        self._task = asyncio.create_task(self._beat(), name="process-heartbeat")
+        self._heartbeat.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
-        self._task = None
+        await self._heartbeat.stop()
         if self._id is not None:
             await self._processes.stopped(self._id)
 

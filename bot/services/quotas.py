@@ -10,7 +10,6 @@ Refusals name the limit and when it frees up, in the server's timezone.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -32,8 +31,6 @@ from bot.storage import (
     unix_now,
 )
 from bot.storage.quotas import QuotaName, QuotaRepository, StoredQuotas
-
-log = logging.getLogger(__name__)
 
 HOUR: Final = 3_600
 MAX_COUNT: Final = 1_000
@@ -330,7 +327,7 @@ class QuotaService:
             limits=self._defaults | dict(stored.limits),
             custom=frozenset(stored.limits),
             role_tiers=stored.role_tiers,
-            timezone=_zone_or_utc(stored.timezone),
+            timezone=local_time.zone_or_utc(stored.timezone),
             alert_channel_id=stored.alert_channel_id,
         )
 
@@ -340,17 +337,11 @@ class QuotaService:
         """The guild's settings and the member's usage now, read in one trip."""
         now = self._clock()
         stored, usage = await self._quotas.start_facts(
-            guild_id, member.user_id, lambda name: local_time.calendar(now, _zone_or_utc(name))
+            guild_id,
+            member.user_id,
+            lambda name: local_time.calendar(now, local_time.zone_or_utc(name)),
         )
         return self._resolve(stored), usage, now
-
-
-def _zone_or_utc(name: str) -> ZoneInfo:
-    try:
-        return local_time.zone(name)
-    except ValueError:  # set before this tz database was installed: count in UTC
-        log.warning("unknown timezone %r, using UTC", name)
-        return local_time.UTC_ZONE
 
 
 def _check_bounds(name: QuotaName, value: int | None, operator_longest: int | None) -> None:

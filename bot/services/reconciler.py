@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from bot.runway.errors import RunwayError
-from bot.services.background import stop_task
+from bot.services.background import Background
 from bot.services.processes import ProcessIdentity
 from bot.services.reconcile_kinds import KindHandler, Resolution
 from bot.storage import Clock, EndReason, SessionRepository, unix_now
@@ -95,7 +95,7 @@ class Reconciler:
         self._inline: set[int] = set()
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("reconciler", self._run)
         self.last_report: PassReport | None = None
         self.unattributed: dict[str, set[str]] = {}
         """Per kind, the objects the latest listing found that nothing of this bot accounts
@@ -105,11 +105,10 @@ class Reconciler:
         self._listeners.append(listener)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reconciler")
+        self._loop.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
-        self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         self._wake.set()

@@ -21,7 +21,7 @@ from bot.runway.dialects import Operation
 from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import SessionStatus
-from bot.services.background import stop_task
+from bot.services.background import Background
 from bot.storage import Clock, EndReason, Session, SessionRepository, SessionState, unix_now
 
 log = logging.getLogger(__name__)
@@ -54,18 +54,17 @@ class SessionTracker:
         self._hints: dict[int, EndReason] = {}
         self._listeners: list[Settled] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("session-tracker", self._run)
 
     def on_settled(self, listener: Settled) -> None:
         """Call `listener` once for each session this process settles (e.g. to DM a summary)."""
         self._listeners.append(listener)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="session-tracker")
+        self._loop.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
-        self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         self._wake.set()

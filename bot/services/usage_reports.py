@@ -8,7 +8,6 @@ account (every server this bot serves), because that is what Runway can report.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from bot.runway.dialects import Operation
 from bot.runway.errors import RunwayError
 from bot.services import local_time
 from bot.services.actors import Actor, Permissions
+from bot.services.chart_process import ChartProcess
 from bot.services.quotas import QuotaService
-from bot.services.usage_chart import ChartDay, render_png
+from bot.services.usage_chart import ChartDay
 from bot.storage import (
     Clock,
     LabelUsage,
@@ -48,6 +48,7 @@ class ReportPeriod(StrEnum):
     LAST_30_DAYS = "30d"
     THIS_MONTH = "month"
     LAST_MONTH = "last_month"
+    LAST_12_MONTHS = "12m"
 
 
 PERIOD_LABELS: Final = {
@@ -56,6 +57,7 @@ PERIOD_LABELS: Final = {
     ReportPeriod.LAST_30_DAYS: "Last 30 days",
     ReportPeriod.THIS_MONTH: "This month",
     ReportPeriod.LAST_MONTH: "Last month",
+    ReportPeriod.LAST_12_MONTHS: "Last 12 months",
 }
 
 
@@ -111,9 +113,11 @@ class UsageReports:
         books: BooksRepository,
         quotas: QuotaService,
         runway: RunwayClient,
+        charts: ChartProcess,
         clock: Clock = unix_now,
     ) -> None:
         self._usage = usage
+        self._charts = charts
         self._sessions = sessions
         self._books = books
         self._quotas = quotas
@@ -127,36 +131,33 @@ class UsageReports:
         tz = (await self._quotas.settings(guild_id)).timezone
         now = self._clock()
         period = period_of(kind, now, tz)
-        buckets = await self._usage.by_bucket(
-            guild_id, local_time.day_starts(period, tz), member_id=member
+        figures = await self._usage.summary(
+            guild_id, period, local_time.day_starts(period, tz), member_id=member, top=TOP
         )
-        whole_server = member is None
         return UsageReport(
             guild_id=guild_id,
             member_id=member,
             kind=kind,
             period=period,
             timezone=tz.key,
-            totals=await self._usage.totals(guild_id, period, member_id=member),
+            totals=figures.totals,
             days=[
-                ChartDay(local_time.local_date(b.period.start, tz), b.sessions, b.seconds)
-                for b in buckets
+                ChartDay(day, bucket.sessions, bucket.seconds)
+                for day, bucket in zip(
+                    local_time.day_dates(period, tz), figures.buckets, strict=True
+                )
             ],
-            top_avatars=await self._usage.top_avatars(
-                guild_id, period, member_id=member, limit=TOP
-            ),
-            top_members=(
-                await self._usage.top_members(guild_id, period, limit=TOP) if whole_server else []
-            ),
-            end_reasons=await self._usage.end_reasons(guild_id, period, member_id=member),
-            reconciliation=await self._reconcile(period, now) if whole_server else None,
+            top_avatars=figures.top_avatars,
+            top_members=figures.top_members,
+            end_reasons=figures.end_reasons,
+            reconciliation=await self._reconcile(period, now) if member is None else None,
         )
 
     async def chart(self, report: UsageReport) -> bytes:
-        """The report's PNG chart, drawn on a worker thread."""
+        """The report's PNG chart, drawn in the chart process (never on the event loop)."""
         whose = "this server" if report.member_id is None else "one member"
         title = f"{report.label}: calls in {whose} ({report.timezone})"
-        return await asyncio.to_thread(render_png, report.days, title)
+        return await self._charts.render(report.days, title)
 
     async def export_csv(
         self, guild_id: int, actor: Actor, kind: ReportPeriod, member_id: int | None = None
@@ -208,12 +209,19 @@ class UsageReports:
 
 
 def period_of(kind: ReportPeriod, now: int, tz: ZoneInfo) -> Period:
-    """The local period a report covers; "last N days" include today."""
+    """The local period a report covers; "last N days" include today, "last 12 months" this
+    month and the eleven before it."""
     today = local_time.day_period(now, tz)
     if kind is ReportPeriod.THIS_MONTH:
         return local_time.month_period(now, tz)
     if kind is ReportPeriod.LAST_MONTH:
         return local_time.previous_month_period(now, tz)
+    if kind is ReportPeriod.LAST_12_MONTHS:
+        current = local_time.month_period(now, tz)
+        earliest = current
+        for _ in range(11):
+            earliest = local_time.month_period(earliest.start - 1, tz)
+        return Period(earliest.start, current.end)
     days = {ReportPeriod.TODAY: 1, ReportPeriod.LAST_7_DAYS: 7, ReportPeriod.LAST_30_DAYS: 30}
     first = local_time.local_date(today.start, tz) - timedelta(days=days[kind] - 1)
     return Period(local_time.midnight(first, tz), today.end)

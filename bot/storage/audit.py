@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
-from bot.storage.common import Clock, JsonValue, unix_now
+from bot.storage.common import FORGOTTEN_MEMBER, Clock, JsonValue, unix_now
 from bot.storage.database import Database
+from bot.storage.privacy import personal_data
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -67,6 +68,17 @@ class AuditRepository:
             (guild_id, before_id if before_id is not None else 2**63 - 1, limit),
         )
         return [_entry(row) for row in rows]
+
+
+@personal_data("history entries", "audit_log.actor_id")
+def _forget_actor(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """The server keeps its record of what was done, not by whom: the entries a member made
+    are kept under FORGOTTEN_MEMBER. (Subjects and details name avatars and documents, never
+    members.)"""
+    return tx.execute(
+        "UPDATE audit_log SET actor_id = :forgotten WHERE guild_id = :guild AND actor_id = :member",
+        {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER},
+    )
 
 
 def _entry(row: Row) -> AuditEntry:

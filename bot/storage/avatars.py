@@ -7,10 +7,19 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.storage.audit import AuditEvent, insert_event
-from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
+from bot.storage.common import (
+    FORGOTTEN_MEMBER,
+    UNSET,
+    Clock,
+    Unset,
+    unix_now,
+    update_params,
+)
 from bot.storage.database import Database
 from bot.storage.errors import DuplicateNameError, LimitReached
+from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
+from bot.storage.privacy import personal_data
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -151,17 +160,12 @@ class AvatarRepository:
         return await self._db.write(body)
 
     async def get(self, guild_id: int, avatar_id: int) -> Avatar | None:
-        row = await self._db.fetch_one(
-            "SELECT * FROM avatars WHERE guild_id = ? AND id = ?", (guild_id, avatar_id)
-        )
+        row = await self._db.fetch_one(_GET, {"guild": guild_id, "avatar": avatar_id})
         return None if row is None else _avatar(row)
 
     async def get_by_name(self, guild_id: int, name: str) -> Avatar | None:
         """Find an avatar by any spelling that normalises to the same key."""
-        row = await self._db.fetch_one(
-            "SELECT * FROM avatars WHERE guild_id = ? AND name_key = ?",
-            (guild_id, name_key(name)),
-        )
+        row = await self._db.fetch_one(_GET_BY_NAME, {"guild": guild_id, "key": name_key(name)})
         return None if row is None else _avatar(row)
 
     async def get_by_runway_id(self, guild_id: int, runway_id: str) -> Avatar | None:
@@ -205,9 +209,7 @@ class AvatarRepository:
         except ValueError:
             needle = ""
         rows = await self._db.fetch_all(
-            "SELECT * FROM avatars WHERE guild_id = :guild AND instr(name_key, :needle) > 0"
-            " AND (NOT :usable_only OR (status = 'READY' AND review_state = 'APPROVED'))"
-            " ORDER BY instr(name_key, :needle) <> 1, name_key LIMIT :limit",
+            _SEARCH,
             {"guild": guild_id, "needle": needle, "usable_only": usable_only, "limit": limit},
         )
         return [_avatar(row) for row in rows]
@@ -285,6 +287,29 @@ class AvatarRepository:
         return await self._db.write(body)
 
 
+_GET = hot(
+    "an avatar of the server by id (autocomplete's choice)",
+    "SELECT * FROM avatars WHERE guild_id = :guild AND id = :avatar",
+    reads={"avatars.pk": None},
+)
+
+_GET_BY_NAME = hot(
+    "an avatar of the server by name",
+    "SELECT * FROM avatars WHERE guild_id = :guild AND name_key = :key",
+    reads={"sqlite_autoindex_avatars_2": None},
+)
+
+# A server's avatars are few (its limit, at most 1,000): the search reads them all.
+_SEARCH = hot(
+    "autocomplete: a server's avatars matching what is typed",
+    """
+    SELECT * FROM avatars WHERE guild_id = :guild AND instr(name_key, :needle) > 0
+      AND (NOT :usable_only OR (status = 'READY' AND review_state = 'APPROVED'))
+    ORDER BY instr(name_key, :needle) <> 1, name_key LIMIT :limit
+    """,
+    reads={"sqlite_autoindex_avatars_2": None},
+)
+
 _UPDATE = """
 UPDATE avatars SET
     name = iif(:set_name, :name, name),
@@ -304,6 +329,16 @@ UPDATE avatars SET
 WHERE guild_id = :guild_id AND id = :id
 RETURNING *
 """
+
+
+@personal_data("avatars created", "avatars.created_by")
+def _forget_creator(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """The server's avatars stay; who created them is forgotten."""
+    return tx.execute(
+        "UPDATE avatars SET created_by = :forgotten"
+        " WHERE guild_id = :guild AND created_by = :member",
+        {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER},
+    )
 
 
 def _refuse_duplicate(

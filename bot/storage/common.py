@@ -15,6 +15,10 @@ SqlValue: TypeAlias = int | float | str | bytes | None
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
+FORGOTTEN_MEMBER: Final = 0
+"""The member id that records of members who asked to be forgotten are filed under: their
+usage stays in a server's totals, their identity does not (see `bot.storage.privacy`)."""
+
 
 MAX_ROW_ID: Final = 2**63 - 1
 """SQLite's largest INTEGER: no row id, and no Discord snowflake, is larger."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.storage.audit import AuditEvent, insert_event
-from bot.storage.common import Clock, unix_now
+from bot.storage.common import FORGOTTEN_MEMBER, Clock, unix_now
 from bot.storage.database import Database
 from bot.storage.errors import NotFoundError, TokenBudgetExceededError
+from bot.storage.privacy import personal_data
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -208,6 +209,15 @@ _ATTACHED_TOKENS = (
     "SELECT coalesce(sum(tokens), 0) FROM documents"
     " WHERE guild_id = ? AND avatar_id = ? AND state = 'ATTACHED'"
 )
+
+
+@personal_data("knowledge documents added", "documents.added_by")
+def _forget_adder(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """The documents stay with their avatars; who added them is forgotten."""
+    return tx.execute(
+        "UPDATE documents SET added_by = :forgotten WHERE guild_id = :guild AND added_by = :member",
+        {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER},
+    )
 
 
 def _check_budget(tx: WriteTx, guild_id: int, avatar_id: int, tokens: int, budget: int) -> None:

@@ -62,3 +62,11 @@ class LimitReached(StorageError):
         self.current = current
         self.frees_at = frees_at
         super().__init__(f"limit {limit} reached: {current} of {allowed} in use")
+
+
+class InUseError(StorageError):
+    """A record cannot be erased yet: it is still in use (e.g. a live call)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} is still in use")

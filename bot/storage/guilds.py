@@ -1,4 +1,9 @@
-"""Per-guild settings, and app-wide key/value state that belongs to no guild."""
+"""Per-guild settings, and app-wide key/value state that belongs to no guild.
+
+Changing a guild's timezone moves its calls of this and last month to their new local days in
+the usage rollups, in the same transaction (see `bot.storage.rollups`), so budgets and recent
+reports count the new days from the moment the change commits.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ from dataclasses import dataclass
 
 from bot.storage.common import UNSET, Clock, Unset, unix_now, update_params
 from bot.storage.database import Database
-from bot.storage.transaction import Row
+from bot.storage.hot import hot
+from bot.storage.local_days import month_period, zone_or_utc
+from bot.storage.rollups import move_to_timezone
+from bot.storage.transaction import Row, WriteTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +27,7 @@ class GuildSettings:
     review_channel_id: int | None = None
     alert_channel_id: int | None = None
     timezone: str = "UTC"
+    retention_months: int | None = None  # None: keep every session
 
 
 class GuildSettingsRepository:
@@ -27,9 +36,7 @@ class GuildSettingsRepository:
         self._clock = clock
 
     async def get(self, guild_id: int) -> GuildSettings:
-        row = await self._db.fetch_one(
-            "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)
-        )
+        row = await self._db.fetch_one(_GET, {"guild": guild_id})
         return GuildSettings(guild_id) if row is None else _settings(row)
 
     async def update(
@@ -41,8 +48,10 @@ class GuildSettingsRepository:
         review_channel_id: int | Unset | None = UNSET,
         alert_channel_id: int | Unset | None = UNSET,
         timezone: str | Unset = UNSET,
+        retention_months: int | Unset | None = UNSET,
     ) -> GuildSettings:
-        """Change only the fields given (None clears a channel or role) in one statement.
+        """Change only the fields given (None clears a channel or role, or keeps every session)
+        in one statement.
 
         Two admins changing different settings at once therefore never undo each other.
         """
@@ -52,29 +61,61 @@ class GuildSettingsRepository:
             review_channel_id=review_channel_id,
             alert_channel_id=alert_channel_id,
             timezone=timezone,
+            retention_months=retention_months,
         )
         # A guild's first change inserts its row: the columns not given take the defaults.
         defaults = GuildSettings(guild_id)
         for column in ("approval_required", "timezone"):
             if not params[f"set_{column}"]:
                 params[column] = getattr(defaults, column)
-        params |= {"guild_id": guild_id, "now": self._clock()}
-        row = await self._db.write(lambda tx: tx.fetch_one(_UPSERT, params))
-        assert row is not None, "INSERT ... RETURNING returns the row"
-        return _settings(row)
+        now = self._clock()
+        params |= {"guild_id": guild_id, "now": now}
+        since = None if isinstance(timezone, Unset) else _recent(now, timezone)
 
+        def body(tx: WriteTx) -> Row:
+            moving = since is not None and timezone != _timezone(tx, guild_id)
+            if since is not None and moving:
+                move_to_timezone(tx, guild_id, sign=-1, since=since)
+            row = tx.fetch_one(_UPSERT, params)
+            assert row is not None, "INSERT ... RETURNING returns the row"
+            if since is not None and moving:
+                move_to_timezone(tx, guild_id, sign=1, since=since)
+            return row
+
+        return _settings(await self._db.write(body))
+
+
+def _recent(now: int, timezone: str) -> int:
+    """The start of the previous local month in `timezone`: the calls a timezone change moves
+    to their new days (see `bot.storage.rollups`)."""
+    tz = zone_or_utc(timezone)
+    return month_period(month_period(now, tz).start - 1, tz).start
+
+
+def _timezone(tx: WriteTx, guild_id: int) -> str:
+    row = tx.fetch_one("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return GuildSettings(guild_id).timezone if row is None else str(row[0])
+
+
+_GET = hot(
+    "a server's settings (every managed command checks its manager role)",
+    "SELECT * FROM guild_settings WHERE guild_id = :guild",
+    reads={"guild_settings.pk": None},
+)
 
 _UPSERT = """
 INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,
-                            alert_channel_id, timezone, updated_at)
+                            alert_channel_id, timezone, retention_months, updated_at)
 VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
-        :alert_channel_id, :timezone, :now)
+        :alert_channel_id, :timezone, :retention_months, :now)
 ON CONFLICT (guild_id) DO UPDATE SET
     manager_role_id = iif(:set_manager_role_id, excluded.manager_role_id, manager_role_id),
     approval_required = iif(:set_approval_required, excluded.approval_required, approval_required),
     review_channel_id = iif(:set_review_channel_id, excluded.review_channel_id, review_channel_id),
     alert_channel_id = iif(:set_alert_channel_id, excluded.alert_channel_id, alert_channel_id),
     timezone = iif(:set_timezone, excluded.timezone, timezone),
+    retention_months = CASE WHEN :set_retention_months THEN excluded.retention_months
+                            ELSE retention_months END,
     updated_at = excluded.updated_at
 RETURNING *
 """
@@ -88,6 +129,7 @@ def _settings(row: Row) -> GuildSettings:
         review_channel_id=row["review_channel_id"],
         alert_channel_id=row["alert_channel_id"],
         timezone=row["timezone"],
+        retention_months=row["retention_months"],
     )
 
 

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from bot.storage.admission import Period, PeriodUsage, UsageSnapshot
-from bot.storage.common import Clock, SqlValue, unix_now
+from bot.storage.admission import Period, UsageSnapshot
+from bot.storage.charges import read_usage
+from bot.storage.common import FORGOTTEN_MEMBER, Clock, SqlValue, unix_now
 from bot.storage.database import Database
-from bot.storage.transaction import WriteTx
+from bot.storage.hot import hot
+from bot.storage.privacy import personal_data
+from bot.storage.transaction import ReadTx, WriteTx
 
 ALERT_MEMORY_SECONDS: Final = 100 * 86_400
 """Alerts older than this are forgotten: their periods (a day, a month) are long over."""
@@ -133,15 +136,15 @@ class QuotaRepository:
 
         `periods` turns the guild's timezone name into the day and month to sum; it runs on
         the database thread, so it must be quick (a cached calendar lookup). Charges are
-        counted exactly as `SessionRepository.reserve` counts them (settled: real seconds,
-        live: the reservation, released: nothing); a test holds them equal. Outside the
-        reservation's transaction this is a view, never a promise.
+        read by the same function `SessionRepository.reserve` reads them with
+        (`bot.storage.charges`). Outside the reservation's transaction this is a view, never
+        a promise.
         """
 
         def body(tx: WriteTx) -> tuple[StoredQuotas, UsageSnapshot]:
             stored = _stored(tx, guild_id)
             day, month = periods(stored.timezone)
-            return stored, _usage_now(tx, guild_id, member_id, day, month)
+            return stored, read_usage(tx, guild_id, member_id, (day, month), member_last_end=True)
 
         return await self._db.write(body)
 
@@ -153,22 +156,27 @@ class QuotaRepository:
         now = self._clock()
 
         def body(tx: WriteTx) -> list[int]:
-            tx.execute(
-                "DELETE FROM quota_alerts_sent WHERE guild_id = ? AND sent_at < ?",
-                (guild_id, now - ALERT_MEMORY_SECONDS),
-            )
-            rows = tx.fetch_all(
-                "INSERT INTO quota_alerts_sent (guild_id, budget, period_start, percent, sent_at)"
-                " SELECT ?, ?, ?, value, ? FROM json_each(?) WHERE true"
-                " ON CONFLICT DO NOTHING RETURNING percent",
-                (guild_id, budget, period_start, now, json.dumps(sorted(percents))),
-            )
-            return sorted(row[0] for row in rows)
+            tx.execute(_FORGET_ALERTS, {"guild": guild_id, "before": now - ALERT_MEMORY_SECONDS})
+            claimed = []
+            for percent in sorted(set(percents)):
+                row = tx.fetch_one(
+                    _CLAIM_ALERT,
+                    {
+                        "guild": guild_id,
+                        "budget": budget.value,
+                        "period_start": period_start,
+                        "percent": percent,
+                        "now": now,
+                    },
+                )
+                if row is not None:
+                    claimed.append(percent)
+            return claimed
 
         return await self._db.write(body)
 
 
-def _stored(tx: WriteTx, guild_id: int) -> StoredQuotas:
+def _stored(tx: ReadTx, guild_id: int) -> StoredQuotas:
     """Everything about a guild's quotas in one statement."""
     row = tx.fetch_one(_READ, {"guild": guild_id})
     assert row is not None, "a SELECT of subqueries always returns a row"
@@ -181,29 +189,18 @@ def _stored(tx: WriteTx, guild_id: int) -> StoredQuotas:
     )
 
 
-def _usage_now(
-    tx: WriteTx, guild_id: int, member_id: int, day: Period, month: Period
-) -> UsageSnapshot:
-    row = tx.fetch_one(
-        _USAGE_NOW,
-        {
-            "guild": guild_id,
-            "member": member_id,
-            "day_start": day.start,
-            "day_end": day.end,
-            "month_start": month.start,
-            "month_end": month.end,
-        },
-    )
-    assert row is not None, "an aggregate always returns a row"
-    return UsageSnapshot(
-        guild_live=row[0],
-        member_live=row[1],
-        periods={
-            day: PeriodUsage(guild_seconds=row[2], member_seconds=row[3]),
-            month: PeriodUsage(guild_seconds=row[4], member_seconds=row[5]),
-        },
-        member_last_ended_at=row[6],
+@personal_data("limit changes", "guild_quotas.updated_by", "quota_role_tiers.updated_by")
+def _forget_admin(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """Limits an admin set stay; which admin set them is forgotten."""
+    params = {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER}
+    return tx.execute(
+        "UPDATE guild_quotas SET updated_by = :forgotten"
+        " WHERE guild_id = :guild AND updated_by = :member",
+        params,
+    ) + tx.execute(
+        "UPDATE quota_role_tiers SET updated_by = :forgotten"
+        " WHERE guild_id = :guild AND updated_by = :member",
+        params,
     )
 
 
@@ -212,14 +209,18 @@ def _check_amount(value: int | None) -> None:
         raise ValueError("a limit is 0 or more (0: none allowed), or None for no limit")
 
 
-_READ = """
-SELECT
-    (SELECT timezone FROM guild_settings WHERE guild_id = :guild),
-    (SELECT alert_channel_id FROM guild_settings WHERE guild_id = :guild),
-    (SELECT json_group_object(name, value) FROM guild_quotas WHERE guild_id = :guild),
-    (SELECT json_group_object(role_id, member_day_seconds) FROM quota_role_tiers
-     WHERE guild_id = :guild)
-"""
+_READ = hot(
+    "start, /quota show: a server's quota records",
+    """
+    SELECT
+        (SELECT timezone FROM guild_settings WHERE guild_id = :guild),
+        (SELECT alert_channel_id FROM guild_settings WHERE guild_id = :guild),
+        (SELECT json_group_object(name, value) FROM guild_quotas WHERE guild_id = :guild),
+        (SELECT json_group_object(role_id, member_day_seconds) FROM quota_role_tiers
+         WHERE guild_id = :guild)
+    """,
+    reads={"guild_settings.pk": None, "guild_quotas.pk": None, "quota_role_tiers.pk": None},
+)
 
 _SET_LIMIT = """
 INSERT INTO guild_quotas (guild_id, name, value, updated_by, updated_at)
@@ -236,30 +237,18 @@ ON CONFLICT (guild_id, role_id) DO UPDATE SET
     updated_by = excluded.updated_by, updated_at = excluded.updated_at
 """
 
-# The charge of a session, as admission counts it (see sessions.py, _PERIOD_SECONDS). The sums
-# walk the covering index sessions_guild_time over the two periods only; live counts and the
-# last end each use their own partial index.
-_USAGE_NOW = """
-WITH charged AS (
-    SELECT member_id, created_at,
-           CASE state WHEN 'SETTLED' THEN used_seconds WHEN 'RELEASED' THEN 0
-                      ELSE max_seconds END AS charge
-    FROM sessions
-    WHERE guild_id = :guild
-      AND created_at >= min(:day_start, :month_start) AND created_at < max(:day_end, :month_end)
+_FORGET_ALERTS = hot(
+    "budget alerts: forget a server's alerts of periods long over",
+    "DELETE FROM quota_alerts_sent WHERE guild_id = :guild AND sent_at < :before",
+    reads={"quota_alerts_sent.pk": None},
 )
-SELECT
-    (SELECT count(*) FROM sessions
-     WHERE guild_id = :guild AND state IN ('RESERVED', 'OPEN')),
-    (SELECT count(*) FROM sessions
-     WHERE guild_id = :guild AND member_id = :member AND state IN ('RESERVED', 'OPEN')),
-    coalesce(sum(charge) FILTER (WHERE created_at >= :day_start AND created_at < :day_end), 0),
-    coalesce(sum(charge) FILTER (WHERE created_at >= :day_start AND created_at < :day_end
-                                 AND member_id = :member), 0),
-    coalesce(sum(charge) FILTER (WHERE created_at >= :month_start AND created_at < :month_end), 0),
-    coalesce(sum(charge) FILTER (WHERE created_at >= :month_start AND created_at < :month_end
-                                 AND member_id = :member), 0),
-    (SELECT max(ended_at) FROM sessions
-     WHERE guild_id = :guild AND member_id = :member AND state = 'SETTLED')
-FROM charged
-"""
+
+_CLAIM_ALERT = hot(
+    "budget alerts: claim a threshold of a period",
+    """
+    INSERT INTO quota_alerts_sent (guild_id, budget, period_start, percent, sent_at)
+    VALUES (:guild, :budget, :period_start, :percent, :now)
+    ON CONFLICT DO NOTHING RETURNING percent
+    """,
+    reads={"quota_alerts_sent.pk": None},
+)

@@ -4,6 +4,10 @@ RESERVED (the reservation is written, Runway not called yet) -> OPEN (a Runway s
 -> SETTLED (its real seconds recorded) or RELEASED (ended before costing anything). Every
 transition is a conditional UPDATE from the states it may leave, so repeating one (a retry, a
 tracker resumed after a crash) changes nothing and never counts a session twice.
+
+Ending a session (settling or releasing it) rolls it up into the usage rollups in the same
+transaction: a trigger of the schema does it (migration 0003), so no code path that ends a
+session can forget. Every query on a hot path is registered in `bot.storage.hot`.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.settings import Dialect
-from bot.storage.admission import AdmissionPolicy, Period, PeriodUsage, UsageQuery, UsageSnapshot
-from bot.storage.common import Clock, unix_now
+from bot.storage.admission import AdmissionPolicy, Period
+from bot.storage.charges import read_usage
+from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
-from bot.storage.errors import NotFoundError
+from bot.storage.errors import InUseError, NotFoundError
+from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
-from bot.storage.transaction import Row, WriteTx
+from bot.storage.privacy import personal_data
+from bot.storage.rollups import forget_member
+from bot.storage.transaction import ReadTx, Row, WriteTx
 
 
 class SessionState(StrEnum):
@@ -109,22 +117,25 @@ class SessionRepository:
 
         def body(tx: WriteTx) -> Session:
             if new.avatar_id is not None and (
-                tx.fetch_one(
-                    "SELECT 1 FROM avatars WHERE guild_id = ? AND id = ?",
-                    (new.guild_id, new.avatar_id),
-                )
+                tx.fetch_one(_GUILD_AVATAR, {"guild": new.guild_id, "avatar": new.avatar_id})
                 is None
             ):
                 raise NotFoundError(f"avatar {new.avatar_id} not found in this guild")
-            policy.admit(new, _usage(tx, new.guild_id, new.member_id, query), now)
+            usage = read_usage(
+                tx,
+                new.guild_id,
+                new.member_id,
+                query.periods,
+                member_last_end=query.member_last_end,
+            )
+            policy.admit(new, usage, now)
             row = tx.fetch_one(
-                "INSERT INTO sessions (guild_id, member_id, avatar_id, preset_id, avatar_label,"
-                " dialect, max_seconds, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id",
-                (
-                    new.guild_id, new.member_id, new.avatar_id, new.preset_id, new.avatar_label,
-                    new.dialect, new.max_seconds, now, owner,
-                ),
+                _INSERT,
+                {
+                    "guild": new.guild_id, "member": new.member_id, "avatar": new.avatar_id,
+                    "preset": new.preset_id, "label": new.avatar_label, "dialect": new.dialect,
+                    "max_seconds": new.max_seconds, "now": now, "owner": owner,
+                },
             )  # fmt: skip
             assert row is not None, "INSERT ... RETURNING returns the row"
             if intent is not None and owner is not None:
@@ -144,27 +155,29 @@ class SessionRepository:
     ) -> Session | None:
         """Record the Runway session and its join code; None unless it was RESERVED."""
         return await self._write_returning(
-            "UPDATE sessions SET state = 'OPEN', runway_id = ?, join_code_hash = ?,"
-            " code_expires_at = ?, seed_credentials = ? WHERE id = ? AND state = 'RESERVED'"
-            " RETURNING *",
-            (runway_id, join_code_hash, code_expires_at, seed_credentials, session_id),
+            _MARK_OPEN,
+            {
+                "runway_id": runway_id,
+                "code_hash": join_code_hash,
+                "expires": code_expires_at,
+                "credentials": seed_credentials,
+                "session_id": session_id,
+            },
         )
 
     async def release(self, session_id: int, reason: EndReason) -> bool:
         """End a live session at no cost; False if it had already ended."""
         return await self._write_changed(
-            "UPDATE sessions SET state = 'RELEASED', end_reason = ?, ended_at = ?,"
-            " seed_credentials = NULL WHERE id = ? AND state IN ('RESERVED', 'OPEN')",
-            (reason, self._clock(), session_id),
+            _RELEASE, {"reason": reason, "now": self._clock(), "session_id": session_id}
         )
 
     async def note_runway_id(self, session_id: int, runway_id: str) -> bool:
         """Record the Runway session a released reservation turned out to have (found by
         reconciliation after its answer was lost), so the books name every Runway session."""
         return await self._write_changed(
-            "UPDATE sessions SET runway_id = ? WHERE id = ? AND runway_id IS NULL"
-            " AND state IN ('RELEASED', 'SETTLED')",
-            (runway_id, session_id),
+            "UPDATE sessions SET runway_id = :runway_id WHERE id = :session_id"
+            " AND runway_id IS NULL AND state IN ('RELEASED', 'SETTLED')",
+            {"runway_id": runway_id, "session_id": session_id},
         )
 
     async def release_owned_by(self, owners: list[int], reason: EndReason) -> list[int]:
@@ -193,9 +206,13 @@ class SessionRepository:
         Settling twice (a retry, a resumed tracker) therefore never counts twice.
         """
         return await self._write_changed(
-            "UPDATE sessions SET state = 'SETTLED', used_seconds = ?, end_reason = ?,"
-            " ended_at = ?, seed_credentials = NULL WHERE id = ? AND state IN ('RESERVED', 'OPEN')",
-            (used_seconds, end_reason, ended_at, session_id),
+            _SETTLE,
+            {
+                "used": used_seconds,
+                "reason": end_reason,
+                "ended_at": ended_at,
+                "session_id": session_id,
+            },
         )
 
     async def use_join_code(
@@ -207,24 +224,21 @@ class SessionRepository:
         rejoin the call later (see `store_join_credentials`).
         """
         return await self._write_returning(
-            "UPDATE sessions SET code_used_at = ?, join_secret_hash = ? WHERE join_code_hash = ?"
-            " AND code_used_at IS NULL AND code_expires_at > ? AND state = 'OPEN' RETURNING *",
-            (now, secret_hash, code_hash, now),
+            _USE_CODE, {"now": now, "code_hash": code_hash, "secret_hash": secret_hash}
         )
 
     async def store_join_credentials(self, session_id: int, sealed: bytes) -> bool:
         """Keep the call's credentials, sealed, for a rejoin while the session is live."""
         return await self._write_changed(
-            "UPDATE sessions SET join_credentials = ? WHERE id = ? AND state = 'OPEN'",
-            (sealed, session_id),
+            "UPDATE sessions SET join_credentials = :sealed WHERE id = :session_id"
+            " AND state = 'OPEN'",
+            {"sealed": sealed, "session_id": session_id},
         )
 
     async def mark_consumed(self, session_id: int, consumed_at: int) -> bool:
         """Record when the member received the credentials (first time only)."""
         return await self._write_changed(
-            "UPDATE sessions SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL"
-            " AND state = 'OPEN'",
-            (consumed_at, session_id),
+            _MARK_CONSUMED, {"now": consumed_at, "session_id": session_id}
         )
 
     async def by_id(self, session_id: int) -> Session | None:
@@ -244,98 +258,198 @@ class SessionRepository:
         return {str(row[0]) for row in rows}
 
     async def get(self, guild_id: int, session_id: int) -> Session | None:
-        row = await self._db.fetch_one(
-            "SELECT * FROM sessions WHERE guild_id = ? AND id = ?", (guild_id, session_id)
-        )
+        row = await self._db.fetch_one(_GET, {"guild": guild_id, "session_id": session_id})
         return None if row is None else _session(row)
 
     async def find_by_join_code(self, code_hash: bytes) -> Session | None:
         """Look a code up without using it (showing the join page must not use it up)."""
-        row = await self._db.fetch_one(
-            "SELECT * FROM sessions WHERE join_code_hash = ?", (code_hash,)
-        )
+        row = await self._db.fetch_one(_FIND_CODE, {"code_hash": code_hash})
         return None if row is None else _session(row)
 
     async def open_sessions(self) -> list[Session]:
         """Every live session of every guild, oldest first: what the tracker resumes."""
-        return await self._select(
-            "SELECT * FROM sessions WHERE state IN ('RESERVED', 'OPEN') ORDER BY id", ()
-        )
+        return await self._select(_OPEN, {})
 
     async def live_for_guild(self, guild_id: int) -> list[Session]:
-        return await self._select(
-            "SELECT * FROM sessions WHERE guild_id = ? AND state IN ('RESERVED', 'OPEN')"
-            " ORDER BY id",
-            (guild_id,),
-        )
+        return await self._select(_LIVE_FOR_GUILD, {"guild": guild_id})
 
     async def live_for_member(self, guild_id: int, member_id: int) -> list[Session]:
-        return await self._select(
-            "SELECT * FROM sessions WHERE guild_id = ? AND member_id = ?"
-            " AND state IN ('RESERVED', 'OPEN') ORDER BY id",
-            (guild_id, member_id),
-        )
+        return await self._select(_LIVE_FOR_MEMBER, {"guild": guild_id, "member": member_id})
 
     async def in_period(
         self, guild_id: int, period: Period, *, member_id: int | None = None
     ) -> list[Session]:
-        """The sessions started in `period`, oldest first (e.g. for a CSV export)."""
-        return await self._select(
-            "SELECT * FROM sessions WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
-            " AND (?4 IS NULL OR member_id = ?4) ORDER BY created_at, id",
-            (guild_id, period.start, period.end, member_id),
-        )
+        """The sessions started in `period`, oldest first (a CSV export): a long read, on a
+        read connection. Costs what the period holds, never the rest of the history."""
+        params = {"guild": guild_id, "member": member_id, "start": period.start, "end": period.end}
+        sql = _IN_PERIOD if member_id is None else _MEMBER_IN_PERIOD
 
-    async def _select(self, sql: str, params: tuple[int | None, ...]) -> list[Session]:
+        def body(tx: ReadTx) -> list[Session]:
+            return [_session(row) for row in tx.fetch_all(sql, params)]
+
+        return await self._db.read(body)
+
+    async def _select(self, sql: str, params: dict[str, SqlValue]) -> list[Session]:
         return [_session(row) for row in await self._db.fetch_all(sql, params)]
 
-    async def _write_returning(
-        self, sql: str, params: tuple[int | str | bytes | None, ...]
-    ) -> Session | None:
+    async def _write_returning(self, sql: str, params: dict[str, SqlValue]) -> Session | None:
         row = await self._db.write(lambda tx: tx.fetch_one(sql, params))
         return None if row is None else _session(row)
 
-    async def _write_changed(self, sql: str, params: tuple[int | str | bytes | None, ...]) -> bool:
+    async def _write_changed(self, sql: str, params: dict[str, SqlValue]) -> bool:
         return await self._db.write(lambda tx: tx.execute(sql, params) > 0)
 
 
-_LIVE_COUNTS = """
-SELECT count(*), count(*) FILTER (WHERE member_id = :member)
-FROM sessions WHERE guild_id = :guild AND state IN ('RESERVED', 'OPEN')
-"""
+_BY_ID = {"sessions.pk": None}
+_LIVE_ONLY = {"sessions_live": None}
 
-_PERIOD_SECONDS = """
-SELECT coalesce(sum(charge), 0), coalesce(sum(charge) FILTER (WHERE member_id = :member), 0)
-FROM (
-    SELECT member_id,
-           CASE state WHEN 'SETTLED' THEN used_seconds WHEN 'RELEASED' THEN 0
-                      ELSE max_seconds END AS charge
-    FROM sessions WHERE guild_id = :guild AND created_at >= :start AND created_at < :end
+_GUILD_AVATAR = hot(
+    "start: the avatar belongs to the server",
+    "SELECT 1 FROM avatars WHERE guild_id = :guild AND id = :avatar",
+    reads={"avatars.pk": None},
 )
+
+_INSERT = """
+INSERT INTO sessions (guild_id, member_id, avatar_id, preset_id, avatar_label, dialect,
+                      max_seconds, created_at, owner)
+VALUES (:guild, :member, :avatar, :preset, :label, :dialect, :max_seconds, :now, :owner)
+RETURNING id
 """
 
-_MEMBER_LAST_END = """
-SELECT max(ended_at) FROM sessions
-WHERE guild_id = :guild AND member_id = :member AND state = 'SETTLED'
-"""
+_MARK_OPEN = hot(
+    "start: record the Runway session and its join code",
+    """
+    UPDATE sessions SET state = 'OPEN', runway_id = :runway_id, join_code_hash = :code_hash,
+        code_expires_at = :expires, seed_credentials = :credentials
+    WHERE id = :session_id AND state = 'RESERVED' RETURNING *
+    """,
+    reads=_BY_ID,
+)
+
+_RELEASE = hot(
+    "end: release a live session",
+    """
+    UPDATE sessions SET state = 'RELEASED', end_reason = :reason, ended_at = :now,
+        seed_credentials = NULL
+    WHERE id = :session_id AND state IN ('RESERVED', 'OPEN')
+    """,
+    reads=_BY_ID,
+)
+
+_SETTLE = hot(
+    "end: settle a live session",
+    """
+    UPDATE sessions SET state = 'SETTLED', used_seconds = :used, end_reason = :reason,
+        ended_at = :ended_at, seed_credentials = NULL
+    WHERE id = :session_id AND state IN ('RESERVED', 'OPEN')
+    """,
+    reads=_BY_ID,
+)
+
+_USE_CODE = hot(
+    "join page: use up a join code",
+    """
+    UPDATE sessions SET code_used_at = :now, join_secret_hash = :secret_hash
+    WHERE join_code_hash = :code_hash AND code_used_at IS NULL AND code_expires_at > :now
+      AND state = 'OPEN'
+    RETURNING *
+    """,
+    reads={"sessions_join_code": None},
+)
+
+_MARK_CONSUMED = hot(
+    "join page: record when the credentials were handed over",
+    """
+    UPDATE sessions SET consumed_at = :now
+    WHERE id = :session_id AND consumed_at IS NULL AND state = 'OPEN'
+    """,
+    reads=_BY_ID,
+)
+
+_GET = hot(
+    "a session of the server by id",
+    "SELECT * FROM sessions WHERE guild_id = :guild AND id = :session_id",
+    reads=_BY_ID,
+)
+
+_FIND_CODE = hot(
+    "join page: look a join code up",
+    "SELECT * FROM sessions WHERE join_code_hash = :code_hash",
+    reads={"sessions_join_code": None},
+)
+
+_OPEN = hot(
+    "tracker: every live session",
+    "SELECT * FROM sessions WHERE state IN ('RESERVED', 'OPEN') ORDER BY id",
+    reads={"sessions_open": None},
+)
+
+_LIVE_FOR_GUILD = hot(
+    "live sessions of a server",
+    "SELECT * FROM sessions WHERE guild_id = :guild AND state IN ('RESERVED', 'OPEN') ORDER BY id",
+    reads=_LIVE_ONLY,
+)
+
+_LIVE_FOR_MEMBER = hot(
+    "live sessions of a member (/session status, /session end)",
+    """
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND member_id = :member AND state IN ('RESERVED', 'OPEN')
+    ORDER BY id
+    """,
+    reads=_LIVE_ONLY,
+)
+
+# Exports read a period's live sessions from the live index and its ended ones from an index of
+# ended sessions by start: each index serves one half, neither walks the rest of the history.
+_IN_PERIOD = hot(
+    "CSV export: a server's sessions of a period",
+    """
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND state IN ('RESERVED', 'OPEN')
+      AND created_at >= :start AND created_at < :end
+    UNION ALL
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND state IN ('SETTLED', 'RELEASED')
+      AND created_at >= :start AND created_at < :end
+    ORDER BY created_at, id
+    """,
+    reads={"sessions_live": None, "sessions_ended": "created_at>"},
+)
+
+_MEMBER_IN_PERIOD = hot(
+    "CSV export: a member's sessions of a period",
+    """
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND member_id = :member AND state IN ('RESERVED', 'OPEN')
+      AND created_at >= :start AND created_at < :end
+    UNION ALL
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND member_id = :member AND state IN ('SETTLED', 'RELEASED')
+      AND created_at >= :start AND created_at < :end
+    ORDER BY created_at, id
+    """,
+    reads={"sessions_live": None, "sessions_member_ended": "created_at>"},
+)
 
 
-def _usage(tx: WriteTx, guild_id: int, member_id: int, query: UsageQuery) -> UsageSnapshot:
-    """Read what the policy needs; each statement is one indexed lookup on this thread."""
+@personal_data(
+    "calls",
+    "sessions.member_id",
+    "rollup_member_days.member_id",
+    "rollup_member_months.member_id",
+)
+def _forget_calls(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """A member's calls go; their seconds stay in the server's totals under FORGOTTEN_MEMBER.
+    Refused while one is live: it is still being billed and will end into the rollups."""
     ids = {"guild": guild_id, "member": member_id}
-    live = tx.fetch_one(_LIVE_COUNTS, ids)
-    assert live is not None, "an aggregate always returns a row"
-    periods: dict[Period, PeriodUsage] = {}
-    for period in query.periods:
-        row = tx.fetch_one(_PERIOD_SECONDS, ids | {"start": period.start, "end": period.end})
-        assert row is not None, "an aggregate always returns a row"
-        periods[period] = PeriodUsage(guild_seconds=row[0], member_seconds=row[1])
-    last_end = tx.fetch_one(_MEMBER_LAST_END, ids) if query.member_last_end else None
-    return UsageSnapshot(
-        guild_live=live[0],
-        member_live=live[1],
-        periods=periods,
-        member_last_ended_at=None if last_end is None else last_end[0],
+    if tx.fetch_one(_LIVE_FOR_MEMBER, ids) is not None:
+        raise InUseError("a live call")
+    forget_member(tx, guild_id, member_id)
+    return tx.execute(
+        "DELETE FROM sessions WHERE guild_id = :guild AND member_id = :member"
+        " AND state IN ('SETTLED', 'RELEASED')",
+        ids,
     )
 
 

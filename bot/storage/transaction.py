@@ -1,4 +1,4 @@
-"""What a write unit gets: statements on the raw connection, run on the database thread."""
+"""What a unit of work gets: statements on the raw connection, run on its database thread."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ Params: TypeAlias = Sequence[SqlValue] | Mapping[str, SqlValue]
 Row: TypeAlias = sqlite3.Row
 
 
-class WriteTx:
-    """A write unit's statements, inside its savepoint of a `BEGIN IMMEDIATE` transaction.
+class ReadTx:
+    """A read unit's statements, inside one read transaction (one snapshot of the database).
 
     Only usable within the body it was handed to, on the database thread.
     """
@@ -31,6 +31,12 @@ class WriteTx:
     def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         rows = self.fetch_all(sql, params)
         return rows[0] if rows else None
+
+
+class WriteTx(ReadTx):
+    """A write unit's statements, inside its savepoint of a `BEGIN IMMEDIATE` transaction."""
+
+    __slots__ = ()
 
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement and return how many rows it changed."""

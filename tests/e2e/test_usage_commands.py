@@ -8,37 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from tests.e2e.usage_steps import record_calls
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, Message
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def record_calls(workdir: Path, guild: Guild, calls: list[tuple[Member, str, int, str]]) -> None:
-    """Write settled calls (member, avatar, seconds, end reason) of today into the bot's
-    database, as its tracker would have; the bot is running and keeps its WAL open."""
-    now = int(time.time())
-    database = sqlite3.connect(workdir / "bot.db", timeout=10.0)
-    try:
-        with database:
-            database.executemany(
-                "INSERT INTO sessions (guild_id, member_id, avatar_label, dialect, state,"
-                " max_seconds, used_seconds, end_reason, runway_id, created_at, consumed_at,"
-                " ended_at) VALUES (?, ?, ?, 'production', 'SETTLED', 300, ?, ?, ?, ?, ?, ?)",
-                [
-                    (guild.id, who.id, avatar, seconds, reason, f"rw-{guild.id}-{n}", now - 600,
-                     now - 590, now - 590 + seconds)
-                    for n, (who, avatar, seconds, reason) in enumerate(calls)
-                ],
-            )  # fmt: skip
-    finally:
-        database.close()
 
 
 async def usage(fake: FakeDiscord, who: Member, **options: Any) -> Message:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +45,17 @@ class World:
     database: Database
 
 
-async def _world(sandbox: Sandbox, tmp_path: Path, dialect: Dialect) -> AsyncIterator[World]:
+async def open_world(
+    sandbox: Sandbox,
+    path: Path,
+    dialect: Dialect,
+    *,
+    trace: Callable[[str], None] | None = None,
+    max_live_per_guild: int = 3,
+) -> AsyncIterator[World]:
+    """Every service on the database at `path`, wired as in production, against `sandbox`."""
     async with (
-        Database.open(tmp_path / "bot.db") as database,
+        Database.open(path, trace=trace) as database,
         RunwayClient(
             base_url=sandbox.base_url,
             api_key=SecretStr(SANDBOX_KEY),
@@ -60,20 +68,23 @@ async def _world(sandbox: Sandbox, tmp_path: Path, dialect: Dialect) -> AsyncIte
             runway,
             join_base_url="https://bot.example.org",
             session_max_seconds=300,
-            max_live_per_guild=3,
+            max_live_per_guild=max_live_per_guild,
             avatar_poll_interval=0.05,
             session_poll_interval=0.05,
         )
-        yield World(services=services, sandbox=sandbox, runway=runway, database=database)
+        try:
+            yield World(services=services, sandbox=sandbox, runway=runway, database=database)
+        finally:
+            await services.close()
 
 
 @pytest.fixture
 async def world(production_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
-    async for item in _world(production_sandbox, tmp_path, Dialect.PRODUCTION):
+    async for item in open_world(production_sandbox, tmp_path / "bot.db", Dialect.PRODUCTION):
         yield item
 
 
 @pytest.fixture
 async def seed_world(seed_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
-    async for item in _world(seed_sandbox, tmp_path, Dialect.SEED):
+    async for item in open_world(seed_sandbox, tmp_path / "bot.db", Dialect.SEED):
         yield item

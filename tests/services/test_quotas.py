@@ -128,7 +128,7 @@ def test_day_starts_split_a_period_into_its_local_days(moment: int, name: str, d
     bounds = local_time.day_starts(Period(first.start, last.end), tz)
     assert bounds[0] == first.start
     assert bounds[-1] == last.end
-    assert bounds == sorted(set(bounds))
+    assert list(bounds) == sorted(set(bounds))
     for start, end in itertools.pairwise(bounds):
         assert local_time.day_period(start, tz) == Period(start, end)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from bot.storage import Database
-from bot.storage.transaction import WriteTx
+from bot.storage.transaction import ReadTx, WriteTx
 
 
 async def counter(db: Database) -> int:
@@ -136,3 +138,44 @@ async def test_two_connections_to_one_file_wait_for_each_other(db_path: Path) ->
         await asyncio.gather(*(db.write(increment) for _ in range(100) for db in (first, second)))
         assert await counter(first) == 200
         assert await counter(second) == 200
+
+
+async def test_a_long_read_never_holds_up_writes_and_reads_one_snapshot(db: Database) -> None:
+    reading = threading.Event()
+
+    def slow_report(tx: ReadTx) -> tuple[int, int]:
+        first = tx.fetch_one("SELECT count(*) FROM app_state")
+        reading.set()
+        time.sleep(0.5)  # a report of a busy year, on the read connection's thread
+        last = tx.fetch_one("SELECT count(*) FROM app_state")
+        assert first is not None
+        assert last is not None
+        return first[0], last[0]
+
+    report = asyncio.ensure_future(db.read(slow_report))
+    assert await asyncio.to_thread(reading.wait, 5.0)
+    began = time.monotonic()
+    for _ in range(20):
+        await db.write(increment)
+    assert time.monotonic() - began < 0.4, "writes waited for the report"
+    assert not report.done()
+    assert await report == (0, 0)  # one snapshot, from before the writes
+    assert await db.read(lambda tx: tx.fetch_all("SELECT value FROM app_state"))
+
+
+async def test_read_connections_cannot_write(db: Database) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await db.read(lambda tx: tx.fetch_all("INSERT INTO app_state VALUES ('x', 'y')"))
+    assert await counter(db) == 0
+
+
+async def test_statistics_are_gathered_when_migrating_and_refreshed_on_demand(
+    db_path: Path,
+) -> None:
+    async with Database.open(db_path) as db:
+        # ANALYZE ran after the migrations: its table exists (empty tables have no rows yet).
+        assert await db.fetch_one("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        for _ in range(3):
+            await db.write(increment)
+        await db.optimize()  # cheap when nothing needs it; never fails on a live database
+        assert await counter(db) == 3

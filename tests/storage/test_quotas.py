@@ -14,19 +14,20 @@ from bot.storage import (
     Database,
     GuildSettingsRepository,
     NewSession,
-    Period,
     SessionRepository,
     UsageQuery,
     UsageSnapshot,
+    local_days,
 )
 from bot.storage.quotas import ALERT_MEMORY_SECONDS, Budget, QuotaName, QuotaRepository
 from bot.storage.transaction import WriteTx
 
 from .conftest import T0, FakeClock
-from .helpers import new_session
+from .helpers import insert_session, new_session
 
-DAY = Period(T0, T0 + 86_400)
-MONTH = Period(T0 - 10 * 86_400, T0 + 20 * 86_400)
+# Admission counts whole local days (here UTC's): the day and month around T0.
+DAY = local_days.day_period(T0, local_days.UTC_ZONE)
+MONTH = local_days.month_period(T0, local_days.UTC_ZONE)
 
 
 async def test_a_guild_that_changed_nothing_has_no_records(db: Database) -> None:
@@ -140,17 +141,17 @@ async def test_start_facts_read_what_admission_reads(
 
     def insert(tx: WriteTx) -> None:
         for n, (member, offset, state, max_seconds, used, length) in enumerate(rows):
-            ended = state in ("SETTLED", "RELEASED")
-            tx.execute(
-                "INSERT INTO sessions (guild_id, member_id, avatar_label, dialect, state,"
-                " max_seconds, used_seconds, end_reason, runway_id, created_at, ended_at)"
-                " VALUES (?, ?, 'x', 'seed', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    guild, member, state, max_seconds, used if state == "SETTLED" else None,
-                    "completed" if ended else None, None if state == "RESERVED" else f"{guild}-{n}",
-                    T0 + offset, T0 + offset + length if ended else None,
-                ),
-            )  # fmt: skip
+            insert_session(
+                tx,
+                guild_id=guild,
+                member_id=member,
+                state=state,
+                max_seconds=max_seconds,
+                used_seconds=used,
+                runway_id=None if state == "RESERVED" else f"{guild}-{n}",
+                created_at=DAY.start + offset,
+                ended_at=DAY.start + offset + length,
+            )
 
     await db.write(insert)
     _, shown = await QuotaRepository(db).start_facts(guild, 1, lambda _: (DAY, MONTH))

@@ -29,7 +29,7 @@ from bot.storage import (
 from bot.storage.transaction import WriteTx
 
 from .conftest import T0, FakeClock
-from .helpers import new_avatar, new_session
+from .helpers import insert_session, new_avatar, new_session
 
 CODE = b"\x01" * 32
 
@@ -242,7 +242,8 @@ class DailyBudget:
 
     @staticmethod
     def day_of(now: int) -> Period:
-        start = T0 + (now - T0) // 86_400 * 86_400
+        """The UTC day: admission counts whole local days, as the rollups do."""
+        start = now - now % 86_400
         return Period(start, start + 86_400)
 
     def usage_query(self, now: int) -> UsageQuery:
@@ -320,21 +321,21 @@ async def test_period_sums_match_a_plain_model(
 
     def insert(tx: WriteTx) -> None:
         for n, (member, offset, state, max_seconds, used) in enumerate(rows):
-            ended = state in ("SETTLED", "RELEASED")
-            tx.execute(
-                "INSERT INTO sessions (guild_id, member_id, avatar_label, dialect, state,"
-                " max_seconds, used_seconds, end_reason, runway_id, created_at, ended_at)"
-                " VALUES (?, ?, 'x', 'seed', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    guild, member, state, max_seconds, used if state == "SETTLED" else None,
-                    "completed" if ended else None, None if state == "RESERVED" else f"{guild}-{n}",
-                    T0 + offset, T0 + offset + 1 if ended else None,
-                ),
-            )  # fmt: skip
+            insert_session(
+                tx,
+                guild_id=guild,
+                member_id=member,
+                state=state,
+                max_seconds=max_seconds,
+                used_seconds=used,
+                runway_id=None if state == "RESERVED" else f"{guild}-{n}",
+                created_at=period.start + offset,
+                ended_at=period.start + offset + 1,
+            )
 
     await db.write(insert)
     policy = DailyBudget(guild_seconds=10**9, member_seconds=10**9, cooldown=0)
-    await SessionRepository(db, FakeClock(T0 + 86_399)).reserve(
+    await SessionRepository(db, FakeClock(period.end - 1)).reserve(
         new_session(guild_id=guild, member_id=1), policy
     )
     seen = policy.seen[0]
@@ -349,7 +350,7 @@ async def test_period_sums_match_a_plain_model(
     )
     assert seen.guild_live == sum(r[2] in ("RESERVED", "OPEN") for r in rows)
     assert seen.member_live == sum(r[2] in ("RESERVED", "OPEN") and r[0] == 1 for r in rows)
-    ends = [T0 + r[1] + 1 for r in rows if r[0] == 1 and r[2] == "SETTLED"]
+    ends = [period.start + r[1] + 1 for r in rows if r[0] == 1 and r[2] == "SETTLED"]
     assert seen.member_last_ended_at == (max(ends) if ends else None)
 
 

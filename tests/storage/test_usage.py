@@ -21,7 +21,8 @@ from .conftest import T0, FakeClock
 from .helpers import new_session
 
 DAY = 86_400
-WEEK = Period(T0, T0 + 7 * DAY)
+DAY0 = T0 - T0 % DAY  # reports count whole local days (UTC here): the first day's midnight
+WEEK = Period(DAY0, DAY0 + 7 * DAY)
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ async def history(db: Database, clock: FakeClock) -> SessionRepository:
         (1, 2, "Bob", None, EndReason.START_FAILED),
     ]
     for day, member, label, used, reason in plan:
-        clock.now = T0 + day * DAY + 10
+        clock.now = DAY0 + day * DAY + 10
         session = await sessions.reserve(
             new_session(member_id=member, avatar_label=label), LiveLimits()
         )
@@ -56,45 +57,45 @@ async def test_totals_for_guild_and_member(db: Database, history: SessionReposit
     usage = UsageRepository(db)
     assert await usage.totals(1, WEEK) == UsageTotals(3, 450, 1, 240)
     assert await usage.totals(1, WEEK, member_id=1) == UsageTotals(2, 150, 0, 0)
-    assert await usage.totals(1, Period(T0, T0 + DAY)) == UsageTotals(2, 400, 0, 0)
+    assert await usage.totals(1, Period(DAY0, DAY0 + DAY)) == UsageTotals(2, 400, 0, 0)
 
 
-async def test_by_bucket_follows_the_boundaries_given(
-    db: Database, history: SessionRepository
-) -> None:
+async def test_days_follow_the_boundaries_given(db: Database, history: SessionRepository) -> None:
     usage = UsageRepository(db)
-    boundaries = [T0 + 2 * DAY, T0, T0 + DAY]  # order does not matter
-    assert await usage.by_bucket(1, boundaries) == [
-        UsageBucket(Period(T0, T0 + DAY), 2, 400),
-        UsageBucket(Period(T0 + DAY, T0 + 2 * DAY), 1, 50),
+    boundaries = [DAY0 + 2 * DAY, DAY0, DAY0 + DAY]  # order does not matter
+    assert (await usage.summary(1, WEEK, boundaries)).buckets == [
+        UsageBucket(Period(DAY0, DAY0 + DAY), 2, 400),
+        UsageBucket(Period(DAY0 + DAY, DAY0 + 2 * DAY), 1, 50),
     ]
-    assert await usage.by_bucket(1, boundaries, member_id=2) == [
-        UsageBucket(Period(T0, T0 + DAY), 1, 300),
-        UsageBucket(Period(T0 + DAY, T0 + 2 * DAY), 0, 0),
+    assert (await usage.summary(1, WEEK, boundaries, member_id=2)).buckets == [
+        UsageBucket(Period(DAY0, DAY0 + DAY), 1, 300),
+        UsageBucket(Period(DAY0 + DAY, DAY0 + 2 * DAY), 0, 0),
     ]
-    assert await usage.by_bucket(1, [T0]) == []
+    assert (await usage.summary(1, WEEK, [DAY0])).buckets == []
 
 
 async def test_top_members_avatars_and_end_reasons(
     db: Database, history: SessionRepository
 ) -> None:
     usage = UsageRepository(db)
-    assert await usage.top_members(1, WEEK) == [MemberUsage(2, 1, 300), MemberUsage(1, 2, 150)]
-    assert await usage.top_members(1, WEEK, limit=1) == [MemberUsage(2, 1, 300)]
-    assert await usage.top_avatars(1, WEEK) == [LabelUsage("Ada", 2, 400), LabelUsage("Bob", 1, 50)]
-    assert await usage.top_avatars(1, WEEK, member_id=1) == [
-        LabelUsage("Ada", 1, 100),
-        LabelUsage("Bob", 1, 50),
-    ]
-    assert await usage.end_reasons(1, WEEK) == [
+    server = await usage.summary(1, WEEK, [])
+    assert server.totals == UsageTotals(3, 450, 1, 240)
+    assert server.top_members == [MemberUsage(2, 1, 300), MemberUsage(1, 2, 150)]
+    assert (await usage.summary(1, WEEK, [], top=1)).top_members == [MemberUsage(2, 1, 300)]
+    assert server.top_avatars == [LabelUsage("Ada", 2, 400), LabelUsage("Bob", 1, 50)]
+    member = await usage.summary(1, WEEK, [], member_id=1)
+    assert member.top_members == []  # a member's own report ranks nobody
+    assert member.top_avatars == [LabelUsage("Ada", 1, 100), LabelUsage("Bob", 1, 50)]
+    assert server.end_reasons == [
         LabelUsage("member_ended", 2, 150),
         LabelUsage("start_failed", 1, 0),
         LabelUsage("time_limit", 1, 300),
     ]
+    assert member.end_reasons == [LabelUsage("member_ended", 2, 150)]
 
 
 async def test_in_period_lists_sessions_for_export(history: SessionRepository) -> None:
     listed = await history.in_period(1, WEEK)
     assert [s.avatar_label for s in listed] == ["Ada", "Ada", "Bob", "Bob", "cooking-teacher"]
     assert [s.member_id for s in await history.in_period(1, WEEK, member_id=2)] == [2, 2]
-    assert await history.in_period(1, Period(T0 - DAY, T0)) == []
+    assert await history.in_period(1, Period(DAY0 - DAY, DAY0)) == []

@@ -31,6 +31,7 @@ from bot.runway.sandbox import Sandbox
 from bot.settings import Dialect
 from bot.storage import Database, Period, SessionRepository, UsageRepository
 from bot.storage.books import BooksRepository
+from bot.storage.rollups import differences
 from tests.runway.conftest import SANDBOX_KEY, fast_config
 from tests.stress.books import audit
 from tests.stress.crash_driver import PLAN, RULES, STEPS
@@ -153,6 +154,8 @@ async def test_books_balance_after_every_kill(sandbox: Sandbox, tmp_path: Path) 
             usage = UsageRepository(db)
             per_guild = [await usage.totals(server.guild_id, EVERYTHING) for server in PLAN]
             ours = await BooksRepository(db).account_totals(EVERYTHING, Dialect.PRODUCTION)
+            # The rollups, kept in the transactions the kills interrupted, equal the sessions.
+            assert await db.read(differences) == {}
         theirs = await runway.usage(
             began_at - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
         )

@@ -40,6 +40,7 @@ from bot.storage import (
 )
 from bot.storage.books import BooksRepository
 from bot.storage.quotas import QuotaName, QuotaRepository
+from bot.storage.rollups import differences
 from tests.runway.conftest import SANDBOX_KEY, fast_config
 from tests.storage.conftest import FakeClock
 from tests.stress.books import LOW, Server, audit, configure, pick_used, servers, start
@@ -197,6 +198,8 @@ async def test_a_thousand_concurrent_starts_never_overshoot(rig: Rig) -> None:
         assert totals.live_sessions == 0
     account = await BooksRepository(rig.db).account_totals(EVERYTHING, rig.runway.rules.dialect)
     assert account.settled_seconds == books.settled_seconds == sum(rig.settled.values())
+    # Every rollup, recomputed from the sessions, equals the one kept as they ended.
+    assert await rig.db.read(differences) == {}
     print(
         f"\nstress: {BURST + ROUNDS * ROUND_STARTS} starts over {SERVERS} servers, "
         f"burst of {BURST} in {burst_seconds:.2f} s, all in {elapsed:.1f} s; "

@@ -1,0 +1,56 @@
+"""Retention: ended sessions older than a guild's chosen horizon are deleted in small batches.
+
+Their figures are already in the rollups (every session enters them when it ends), so reports,
+budgets and reconciliation over old periods keep their totals; what goes is the per-session
+detail (a CSV export of those months, and who had which call). Each batch is one short write
+transaction, so a first sweep over a year of a busy server never holds the write connection
+for more than a few milliseconds at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.storage.database import Database
+from bot.storage.hot import hot
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRule:
+    guild_id: int
+    months: int
+    timezone: str
+
+
+class RetentionRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def rules(self) -> list[RetentionRule]:
+        """Every guild that keeps its sessions for a limited time."""
+        rows = await self._db.fetch_all(_RULES)
+        return [RetentionRule(row[0], row[1], row[2]) for row in rows]
+
+    async def delete_batch(self, guild_id: int, *, started_before: int, limit: int) -> int:
+        """Delete up to `limit` of the guild's ended sessions that started before
+        `started_before`, oldest first; returns how many went."""
+        params = {"guild": guild_id, "before": started_before, "limit": limit}
+        return await self._db.write(lambda tx: tx.execute(_DELETE_BATCH, params))
+
+
+_RULES = """
+SELECT guild_id, retention_months, timezone FROM guild_settings
+WHERE retention_months IS NOT NULL ORDER BY guild_id
+"""
+
+_DELETE_BATCH = hot(
+    "retention: a batch of a server's oldest ended sessions",
+    """
+    DELETE FROM sessions WHERE id IN (
+        SELECT id FROM sessions
+        WHERE guild_id = :guild AND state IN ('SETTLED', 'RELEASED') AND created_at < :before
+        ORDER BY created_at LIMIT :limit
+    )
+    """,
+    reads={"sessions.pk": None, "sessions_ended": "created_at<"},
+)

@@ -1,0 +1,109 @@
+"""/privacy: a member erases what the bot keeps about them here; admins choose how long
+sessions are kept."""
+
+from __future__ import annotations
+
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.runway_bot import RunwayCharactersBot
+from bot.services.privacy import MAX_RETENTION_MONTHS, Forgotten
+from bot.ui.embeds import SUCCESS
+from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of
+from cogs.views import Confirm
+
+FORGET_PROMPT = (
+    "Erase what this bot keeps about you in this server?\n"
+    "• Your calls are deleted. Their minutes stay in the server's totals, under "
+    '"a forgotten member", so its limits and reports still add up.\n'
+    "• Avatars, knowledge and history entries you made stay, without your name.\n"
+    "• Your own daily allowance and wait between calls here start again from zero.\n"
+    "This cannot be undone."
+)
+
+
+class PrivacyCog(commands.GroupCog, group_name="privacy"):
+    """Your data in this bot."""
+
+    def __init__(self, bot: RunwayCharactersBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="forget-me")
+    @app_commands.guild_only()
+    async def forget_me(self, interaction: Interaction) -> None:
+        """Erase what this bot keeps about you in this server (asks first)."""
+        guild_id = guild_id_of(interaction)
+        actor = actor_of(interaction)
+        confirm = Confirm(interaction, confirm_label="Erase my data")
+        await interaction.response.send_message(FORGET_PROMPT, view=confirm, ephemeral=True)
+        await confirm.wait()
+        if not confirm.confirmed:
+            await interaction.edit_original_response(content="Nothing was erased.", view=None)
+            return
+        try:
+            forgotten = await self.bot.services.privacy.forget(guild_id, actor)
+        except UserFacingError as refused:
+            await interaction.edit_original_response(content=refused.user_message, view=None)
+            return
+        await interaction.edit_original_response(
+            content=None,
+            embed=self.bot.embeds.make(
+                "Your data in this server is erased", _erased(forgotten), colour=SUCCESS
+            ),
+            view=None,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="retention")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        months="Keep sessions this many months besides the current one (Manage Server); "
+        "0 keeps every session. Leave out to see the setting."
+    )
+    async def retention(
+        self,
+        interaction: Interaction,
+        months: app_commands.Range[int, 0, MAX_RETENTION_MONTHS] | None = None,
+    ) -> None:
+        """See or choose how long this server's sessions are kept."""
+        privacy = self.bot.services.privacy
+        guild_id = guild_id_of(interaction)
+        if months is None:
+            kept = await privacy.retention_months(guild_id)
+            title = "Session retention"
+        else:
+            kept = await privacy.set_retention(guild_id, actor_of(interaction), months or None)
+            title = "Session retention changed"
+        await interaction.response.send_message(
+            embed=self.bot.embeds.make(title, _retention(kept)),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+def _erased(forgotten: Forgotten) -> str:
+    done = [f"{kind}: {count}" for kind, count in forgotten.erased.items() if count]
+    if not done:
+        return "The bot kept nothing about you here."
+    return (
+        "\n".join(done)
+        + "\nCalls were deleted (their minutes stay in the server's totals, unnamed); "
+        "everything else stays without your name."
+    )
+
+
+def _retention(months: int | None) -> str:
+    if months is None:
+        return "Every session is kept. Reports and limits never need them: the totals stay."
+    plural = "month" if months == 1 else "months"
+    return (
+        f"Sessions are kept for the current month and the {months} {plural} before it; older "
+        "ones are deleted within the hour. Reports of any period keep their totals; only the "
+        "per-call details (CSV rows) of older months go."
+    )
+
+
+async def setup(bot: RunwayCharactersBot) -> None:
+    await bot.add_cog(PrivacyCog(bot))

@@ -1,0 +1,141 @@
+"""Privacy below Discord: a member forgets themselves, admins choose retention, and the
+scheduled job deletes old sessions in batches while every report keeps its totals."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import InvalidInput, NotAllowed
+from bot.services import local_time
+from bot.services.maintenance import Maintenance
+from bot.services.privacy import retention_cutoff
+from bot.storage import (
+    EndReason,
+    LiveLimits,
+    Period,
+    SessionRepository,
+    UsageRepository,
+    UsageTotals,
+)
+from bot.storage.common import FORGOTTEN_MEMBER
+from bot.storage.transaction import WriteTx
+from tests.services.conftest import ADMIN, GUILD, MEMBER, World
+from tests.storage.helpers import insert_session, new_session
+
+EVERYTHING = Period(0, 2**40)
+
+
+def utc(year: int, month: int, day: int, hour: int) -> int:
+    return int(datetime(year, month, day, hour, tzinfo=UTC).timestamp())
+
+
+async def test_a_member_forgets_themselves_and_the_server_keeps_its_minutes(world: World) -> None:
+    sessions = SessionRepository(world.database)
+    for used in (100, 20):
+        session = await sessions.reserve(
+            new_session(guild_id=GUILD, member_id=MEMBER.user_id), LiveLimits()
+        )
+        await sessions.settle(
+            session.id, used_seconds=used, end_reason=EndReason.COMPLETED, ended_at=0
+        )
+    usage = UsageRepository(world.database)
+    forgotten = await world.services.privacy.forget(GUILD, MEMBER)
+    assert forgotten.erased["calls"] == 2
+    assert forgotten.total >= 2
+    assert (await usage.totals(GUILD, EVERYTHING)).settled_seconds == 120
+    mine = await usage.totals(GUILD, EVERYTHING, member_id=MEMBER.user_id)
+    assert mine.settled_sessions == 0
+    anonymous = await usage.totals(GUILD, EVERYTHING, member_id=FORGOTTEN_MEMBER)
+    assert anonymous.settled_seconds == 120
+    assert (await world.services.privacy.forget(GUILD, MEMBER)).total == 0  # nothing left
+
+
+async def test_forgetting_waits_for_a_live_call_to_end(world: World) -> None:
+    await SessionRepository(world.database).reserve(
+        new_session(guild_id=GUILD, member_id=MEMBER.user_id), LiveLimits()
+    )
+    with pytest.raises(InvalidInput, match="live call"):
+        await world.services.privacy.forget(GUILD, MEMBER)
+
+
+async def test_only_admins_choose_retention_within_bounds(world: World) -> None:
+    privacy = world.services.privacy
+    assert await privacy.retention_months(GUILD) is None
+    with pytest.raises(NotAllowed):
+        await privacy.set_retention(GUILD, MEMBER, 3)
+    with pytest.raises(InvalidInput):
+        await privacy.set_retention(GUILD, ADMIN, 121)
+    assert await privacy.set_retention(GUILD, ADMIN, 3) == 3
+    assert await privacy.retention_months(GUILD) == 3
+    assert await privacy.set_retention(GUILD, ADMIN, None) is None
+
+
+def test_the_cutoff_is_a_local_month_start_and_never_inside_a_cooldown() -> None:
+    paris = local_time.zone("Europe/Paris")
+    mid_may = utc(2024, 5, 15, 12)
+    # Three months back from May: sessions before 1 February (local midnight) go.
+    assert retention_cutoff(mid_may, 3, paris) == utc(2024, 1, 31, 23)
+    # One month back on 1 March would leave a 31-day cooldown without its last call: January.
+    assert retention_cutoff(utc(2024, 3, 1, 1), 1, paris) == utc(2023, 12, 31, 23)
+    assert retention_cutoff(mid_may, 1, paris) == utc(2024, 3, 31, 22)  # April, after DST
+
+
+async def test_retention_deletes_old_sessions_in_batches_and_reports_keep_their_totals(
+    world: World,
+) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    old = now - 200 * 86_400
+
+    def history(tx: WriteTx) -> None:
+        for n in range(23):
+            insert_session(
+                tx,
+                guild_id=GUILD,
+                member_id=MEMBER.user_id,
+                state="SETTLED",
+                created_at=old + n * 60,
+                used_seconds=10,
+                ended_at=old + n * 60 + 10,
+                runway_id=f"old-{n}",
+            )
+        insert_session(
+            tx,
+            guild_id=GUILD,
+            member_id=MEMBER.user_id,
+            state="SETTLED",
+            created_at=now - 60,
+            used_seconds=5,
+            ended_at=now,
+            runway_id="recent",
+        )
+
+    await world.database.write(history)
+    usage = UsageRepository(world.database)
+    before = await usage.totals(GUILD, EVERYTHING)
+    await world.services.privacy.set_retention(GUILD, ADMIN, 2)
+    assert await world.services.privacy.apply_retention(batch=5) == 23
+    assert await world.services.privacy.apply_retention(batch=5) == 0
+    assert await usage.totals(GUILD, EVERYTHING) == before == UsageTotals(24, 235, 0, 0)
+    kept = await SessionRepository(world.database).in_period(GUILD, EVERYTHING)
+    assert [session.runway_id for session in kept] == ["recent"]
+
+
+async def test_maintenance_runs_retention_and_refreshes_statistics(world: World) -> None:
+    refreshed: list[bool] = []
+
+    async def optimize() -> None:
+        refreshed.append(True)
+
+    maintenance = Maintenance(privacy=world.services.privacy, optimize=optimize, first_run=0)
+    maintenance.start()
+    try:
+        for _ in range(500):
+            if refreshed:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await maintenance.stop()
+    assert refreshed == [True]
