@@ -65,8 +65,7 @@ class PrivacyService:
             return Forgotten(await self._privacy.forget(guild_id, actor.user_id))
         except InUseError as busy:
             raise InvalidInput(
-                f"You have {busy.what} here. End it with `/session end` first, then ask again: "
-                "nothing was erased."
+                f"You have {busy.what} here. {busy.until}, then ask again: nothing was erased."
             ) from None
 
     async def retention_months(self, guild_id: int) -> int | None:

@@ -67,6 +67,7 @@ class LimitReached(StorageError):
 class InUseError(StorageError):
     """A record cannot be erased yet: it is still in use (e.g. a live call)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, until: str) -> None:
         self.what = what
+        self.until = until  # what ends the use, e.g. "End it with `/session end`"
         super().__init__(f"{what} is still in use")

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.storage.common import Clock, JsonValue, unix_now
+from bot.storage.common import FORGOTTEN_MEMBER, Clock, JsonValue, unix_now
 from bot.storage.database import Database
-from bot.storage.transaction import Row, WriteTx
+from bot.storage.errors import InUseError
+from bot.storage.hot import hot
+from bot.storage.privacy import personal_data
+from bot.storage.transaction import Params, Row, WriteTx
 
 
 class IntentState(StrEnum):
@@ -81,13 +84,13 @@ class IntentCounts:
 def insert_intent(tx: WriteTx, new: NewIntent, owner: int, now: int) -> int:
     """Record an intent inside another repository's transaction; returns its id."""
     row = tx.fetch_one(
-        "INSERT INTO runway_intents (kind, guild_id, member_id, owner, name, fingerprint,"
-        " target, record_id, detail, created_at, decide_after)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            new.kind, new.guild_id, new.member_id, owner, new.name, new.fingerprint, new.target,
-            new.record_id, json.dumps(new.detail or {}), now, max(now, new.decide_after),
-        ),
+        _INSERT,
+        {
+            "kind": new.kind, "guild": new.guild_id, "member": new.member_id, "owner": owner,
+            "name": new.name, "fingerprint": new.fingerprint, "target": new.target,
+            "record_id": new.record_id, "detail": json.dumps(new.detail or {}), "now": now,
+            "decide_after": max(now, new.decide_after),
+        },
     )  # fmt: skip
     assert row is not None, "INSERT ... RETURNING returns the row"
     return int(row[0])
@@ -158,11 +161,7 @@ class IntentRepository:
 
     async def for_record(self, kind: str, record_id: int) -> int:
         """The id of the intent written with the bot's record `record_id` of `kind`."""
-        row = await self._db.fetch_one(
-            "SELECT id FROM runway_intents WHERE kind = ? AND record_id = ?"
-            " ORDER BY id DESC LIMIT 1",
-            (kind, record_id),
-        )
+        row = await self._db.fetch_one(_FOR_RECORD, {"kind": kind, "record_id": record_id})
         if row is None:
             raise LookupError(f"no {kind} intent for record {record_id}")
         return int(row[0])
@@ -250,12 +249,17 @@ class IntentRepository:
         """Close an open intent; False if someone else already did."""
         assert not state.open
         return await self._write_changed(
-            "UPDATE runway_intents SET state = ?, outcome = ?, resolved_at = ?,"
-            " runway_id = coalesce(?, runway_id) WHERE id = ? AND state IN ('PENDING', 'UNSURE')",
-            (state, outcome, self._clock(), runway_id, intent_id),
+            _RESOLVE,
+            {
+                "state": state,
+                "outcome": outcome,
+                "now": self._clock(),
+                "runway_id": runway_id,
+                "intent_id": intent_id,
+            },
         )
 
-    async def _write_changed(self, sql: str, params: tuple[Any, ...]) -> bool:
+    async def _write_changed(self, sql: str, params: Params) -> bool:
         return await self._db.write(lambda tx: tx.execute(sql, params) > 0)
 
 
@@ -278,4 +282,57 @@ def _intent(row: Row) -> Intent:
         attempts=row["attempts"],
         resolved_at=row["resolved_at"],
         outcome=row["outcome"],
+    )
+
+
+_INSERT = hot(
+    "billable create: record the intent before Runway is called",
+    """
+    INSERT INTO runway_intents (kind, guild_id, member_id, owner, name, fingerprint, target,
+                                record_id, detail, created_at, decide_after)
+    VALUES (:kind, :guild, :member, :owner, :name, :fingerprint, :target, :record_id, :detail,
+            :now, :decide_after)
+    RETURNING id
+    """,
+    reads={},
+)
+
+_FOR_RECORD = hot(
+    "billable create: the intent written with a record",
+    """
+    SELECT id FROM runway_intents WHERE kind = :kind AND record_id = :record_id
+    ORDER BY id DESC LIMIT 1
+    """,
+    reads={"runway_intents_record": None},
+)
+
+_RESOLVE = hot(
+    "billable create: close an open intent",
+    """
+    UPDATE runway_intents SET state = :state, outcome = :outcome, resolved_at = :now,
+        runway_id = coalesce(:runway_id, runway_id)
+    WHERE id = :intent_id AND state IN ('PENDING', 'UNSURE')
+    """,
+    reads={"runway_intents.pk": None},
+)
+
+
+@personal_data("Runway requests", "runway_intents.member_id")
+def _forget_requester(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """Who asked for what the bot made at Runway is forgotten; a request still in flight
+    must be resolved first (its outcome is told to the member)."""
+    ids = {"guild": guild_id, "member": member_id, "forgotten": FORGOTTEN_MEMBER}
+    if tx.fetch_one(
+        "SELECT 1 FROM runway_intents WHERE guild_id = :guild AND member_id = :member"
+        " AND state IN ('PENDING', 'UNSURE')",
+        ids,
+    ):
+        raise InUseError(
+            "a request to Runway still in progress",
+            until="Wait until the bot has told you how it ended (a minute or two)",
+        )
+    return tx.execute(
+        "UPDATE runway_intents SET member_id = :forgotten"
+        " WHERE guild_id = :guild AND member_id = :member",
+        ids,
     )

@@ -444,7 +444,7 @@ def _forget_calls(tx: WriteTx, guild_id: int, member_id: int) -> int:
     Refused while one is live: it is still being billed and will end into the rollups."""
     ids = {"guild": guild_id, "member": member_id}
     if tx.fetch_one(_LIVE_FOR_MEMBER, ids) is not None:
-        raise InUseError("a live call")
+        raise InUseError("a live call", until="End it with `/session end` first")
     forget_member(tx, guild_id, member_id)
     return tx.execute(
         "DELETE FROM sessions WHERE guild_id = :guild AND member_id = :member"

@@ -45,6 +45,9 @@ CREATE INDEX runway_intents_open ON runway_intents (created_at)
 CREATE INDEX runway_intents_guild ON runway_intents (guild_id, id DESC);
 CREATE UNIQUE INDEX runway_intents_runway_id ON runway_intents (kind, runway_id)
     WHERE runway_id IS NOT NULL;
+-- The intent written with a record (an avatar, a session), found without walking history.
+CREATE INDEX runway_intents_record ON runway_intents (kind, record_id)
+    WHERE record_id IS NOT NULL;
 
 -- A reservation belongs to the process that made it, so a dead process's reservation is
 -- resolved at once instead of after a timeout.
