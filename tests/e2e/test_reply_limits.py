@@ -82,11 +82,13 @@ async def test_a_document_name_of_255_characters_is_stored_and_shown_trimmed(
     title = str(learned.embed.title)
     assert len(title) == 256
     assert title == "Mia learned " + ESCAPED_NAME[:243] + "…"
-    assert str(learned.embed.description) == (
-        "About 9 tokens. Knowledge used: 9 of 50,000 tokens; 49,991 left."
-    )
     # Stored whole, at Runway too, and attached: nothing half-done behind the reply.
     [stored] = document_rows(database, admin.guild.id)
+    tokens = stored["tokens"]
+    assert str(learned.embed.description) == (
+        f"About {tokens} tokens. Knowledge used: {tokens} of 50,000 tokens; "
+        f"{50_000 - tokens:,} left."
+    )
     assert (stored["name"], stored["state"]) == (LONG_NAME, "ATTACHED")
     status, at = await at_runway(runway, DOCUMENTS)
     assert (status, [document["name"] for document in at["data"]]) == (200, [LONG_NAME])
