@@ -10,6 +10,7 @@ from bot.errors import UserFacingError
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.privacy import MAX_RETENTION_MONTHS, Forgotten
 from bot.ui.embeds import SUCCESS
+from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of
 from cogs.views import Confirm
 
@@ -30,6 +31,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy"):
         self.bot = bot
         super().__init__()
 
+    @for_everyone
     @app_commands.command(name="forget-me")
     @app_commands.guild_only()
     async def forget_me(self, interaction: Interaction) -> None:
@@ -56,6 +58,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy"):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @for_everyone
     @app_commands.command(name="retention")
     @app_commands.guild_only()
     @app_commands.describe(

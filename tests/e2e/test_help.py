@@ -14,7 +14,7 @@ import pytest
 from tests.fakediscord import BotProcess, FakeDiscord, Member, Message
 
 PAGE_MENU = "help:page"
-LISTED = re.compile(r"^`/(?P<name>[a-z_ ]+)` · (?P<description>.+)$", re.MULTILINE)
+LISTED = re.compile(r"^`/(?P<name>[-a-z_ ]+)` · (?P<description>.+)$", re.MULTILINE)
 EVERYONE = "Everyone can"
 MANAGERS = "Avatar managers (Manage Server, or the role set in /avatar permissions)"
 ADMINS = "Admins only (Manage Server)"
