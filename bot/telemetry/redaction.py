@@ -33,6 +33,12 @@ _PATTERNS: Final = (
     (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@"), r"\1" + REDACTED + "@"),
     # Runway's session key, as JSON or a parameter.
     (re.compile(r"(?i)(session_?key['\"]?\s*[:=]\s*['\"]?)[^\s'\",;}]+"), r"\1" + REDACTED),
+    # Token and password fields of payloads logged whole (discord.py's DEBUG gateway log prints
+    # every event, and an INTERACTION_CREATE carries the interaction's token).
+    (
+        re.compile(r"(?i)(['\"](?:\w*token|\w*secret|password)['\"]\s*:\s*['\"])[^'\"]+"),
+        r"\1" + REDACTED,
+    ),
     # Shapes of tokens: Discord bot tokens and JWTs (three dotted base64 parts), Runway keys.
     (re.compile(r"\b[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}"), REDACTED),
     (re.compile(r"\bkey_[A-Za-z0-9]{16,}"), REDACTED),
