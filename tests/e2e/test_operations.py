@@ -26,6 +26,7 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.runway.sandbox import Sandbox
+from bot.telemetry.metrics import SCRAPE_TIME_GAUGES
 from tests.e2e.conftest import runway_settings
 from tests.e2e.session_steps import (
     PRESET,
@@ -234,6 +235,8 @@ async def test_a_scrape_counts_what_happened(scenario: Scenario, runway: Sandbox
     assert 0 <= latency < 5
     assert value(scrape, "runway_characters_gateway_shard_up", shard="0") == 1
     assert value(scrape, "runway_characters_scrape_source_up", source="database") == 1
+    for name in SCRAPE_TIME_GAUGES:  # what the dashboard test takes as exported, really is
+        assert any(key[0] == name for key in scrape), name
     writes = value(
         scrape,
         "runway_characters_db_transaction_duration_seconds_count",
