@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +175,13 @@ def test_metrics_ports_are_published_on_loopback_only() -> None:
                 assert str(port).startswith("127.0.0.1:"), f"{name} publishes metrics: {port}"
 
 
+Caddy = Callable[[str], subprocess.CompletedProcess[str]]
+
+
 @pytest.fixture(scope="module")
-def caddy(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+def caddy(tmp_path_factory: pytest.TempPathFactory) -> Caddy:
+    """`caddy <command>` on the Caddyfile, with DOMAIN set and Caddy's own files kept in a
+    scratch folder."""
     binary = shutil.which("caddy")
     if binary is None:
         pytest.skip("caddy is not installed (Debian: apt-get install caddy; .ci/run does)")
@@ -187,35 +193,29 @@ def caddy(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CONFIG_HOME": str(home / "config"),
     }
-    return binary, env
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, command, "--adapter", "caddyfile", "--config", str(CADDYFILE)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    return run
 
 
-def test_caddy_accepts_the_proxy_config(caddy: tuple[str, dict[str, str]]) -> None:
-    binary, env = caddy
-    result = subprocess.run(
-        [binary, "validate", "--adapter", "caddyfile", "--config", str(CADDYFILE)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+def test_caddy_accepts_the_proxy_config(caddy: Caddy) -> None:
+    result = caddy("validate")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Valid configuration" in result.stdout + result.stderr
 
 
-def test_the_proxy_forwards_only_join_paths_to_the_web_processes(
-    caddy: tuple[str, dict[str, str]],
-) -> None:
-    binary, env = caddy
-    adapted = subprocess.run(
-        [binary, "adapt", "--adapter", "caddyfile", "--config", str(CADDYFILE)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
-    )
+def test_the_proxy_forwards_only_join_paths_to_the_web_processes(caddy: Caddy) -> None:
+    adapted = caddy("adapt")
+    assert adapted.returncode == 0, adapted.stderr
     config = json.loads(adapted.stdout)
     server = next(iter(config["apps"]["http"]["servers"].values()))
     assert server["listen"] == [":443"]  # automatic HTTPS (and its http -> https redirect)

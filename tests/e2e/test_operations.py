@@ -38,7 +38,6 @@ from tests.e2e.session_steps import (
     start_session,
 )
 from tests.fakediscord import FakeDiscord, free_port
-from tests.runway.conftest import fast_config
 
 DISCORD_TOKEN = "MTQ2ODAxNTQ3MjM0NTY3ODkw.Gq4xZp.operations-test-discord-token-0123456789"
 RUNWAY_KEY = "key_" + "5e" * 32
@@ -62,11 +61,9 @@ async def fake_discord(discord_spec: Path) -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def runway(runway_dialect: str) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(dialect=runway_dialect, api_key=RUNWAY_KEY, config=fast_config())
-    async with sandbox.serve(host="127.0.0.1", port=0):
-        yield sandbox
+@pytest.fixture(scope="module")
+def runway_key() -> str:
+    return RUNWAY_KEY
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +87,6 @@ def bot_settings(
 ) -> Mapping[str, str]:
     settings = runway_settings(runway, bot_web_port) | {
         "DISCORD_TOKEN": DISCORD_TOKEN,
-        "RUNWAYML_API_SECRET": RUNWAY_KEY,
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": log_format,
         "METRICS_TOKEN": METRICS_TOKEN,
