@@ -18,13 +18,20 @@ import aiohttp
 import discord
 from pydantic import SecretStr
 
+from bot import __version__
 from bot.discord_endpoint import use_discord_api_base
+from bot.gateway_metrics import gateway_source
 from bot.runway.client import RunwayClient
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.container import build_services
+from bot.services.live_metrics import LiveMetrics
 from bot.settings import Settings
 from bot.storage.database import Database
+from bot.storage.live_stats import LiveStatsRepository
+from bot.telemetry.metrics import BUILD_INFO
+from bot.telemetry.redaction import REDACT
 from bot.web.assets import find_livekit_dist
+from bot.web.metrics import MetricsEndpoint, build_metrics_app
 from bot.web.security import JoinRateLimits
 from bot.web.server import build_app, serving
 
@@ -68,6 +75,7 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
 
             log.warning(SANDBOX_BANNER)
             key = SecretStr(secrets.token_urlsafe(24))
+            REDACT.remember(key.get_secret_value())
             sandbox = Sandbox(dialect=settings.runway_api_dialect, api_key=key.get_secret_value())
             await stack.enter_async_context(sandbox.serve(host="127.0.0.1", port=0))
             base_url = sandbox.base_url
@@ -82,6 +90,20 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
             create_read_seconds=settings.runway_create_timeout_seconds,
         )
         yield await stack.enter_async_context(client)
+
+
+def metrics_endpoint(
+    settings: Settings, database: Database, runway: RunwayClient
+) -> MetricsEndpoint | None:
+    """What `/metrics` serves, if the operator asked for metrics; the gateway's source is
+    added once there is a gateway client (never in a web-only process)."""
+    if not settings.metrics_enabled:
+        return None
+    BUILD_INFO.labels(version=__version__).set(1)
+    endpoint = MetricsEndpoint(settings.metrics_token)
+    live = LiveMetrics(LiveStatsRepository(database), create_seconds=runway.create_read_seconds)
+    endpoint.add_source("database", live)
+    return endpoint
 
 
 def sandbox_livekit(settings: Settings) -> list[str]:
@@ -116,18 +138,30 @@ async def run(settings: Settings) -> None:
         # before the database closes.
         stack.push_async_callback(services.close)
         services.maintenance.start()
+        metrics = metrics_endpoint(settings, database, runway)
         web_app = build_app(
             services.sessions,
             livekit_dist=find_livekit_dist(),
             livekit_origins=[*settings.livekit_origin_list, *sandbox_livekit(settings)],
             rate_limits=JoinRateLimits(trust_forwarded_for=settings.trust_forwarded_for),
+            metrics=metrics if settings.metrics_port is None else None,
         )
         await stack.enter_async_context(
             serving(web_app, host=settings.web_host, port=settings.web_port)
         )
+        if metrics is not None and settings.metrics_port is not None:
+            await stack.enter_async_context(
+                serving(
+                    build_metrics_app(metrics),
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                )
+            )
         bot = RunwayCharactersBot(
             settings=settings, runway=runway, services=services, state=services.state
         )
+        if metrics is not None:
+            metrics.add_source("gateway", gateway_source(bot))
         await stack.enter_async_context(bot)
         # The bot starts the tracker once its cogs listen for settled sessions; it stops
         # before the bot closes (below), and here too if start-up fails half-way.

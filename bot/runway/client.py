@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot import __version__
-from bot.runway import catalog
+from bot.runway import catalog, metered
 from bot.runway.dialects import RULES, DialectRules, Operation
 from bot.runway.errors import (
     BadRequestError,
@@ -327,17 +327,16 @@ class RunwayClient:
                     method, path, json=json, params=params, headers=headers, **extra
                 )
             except httpx.TransportError as error:
+                metered.observe(method, path, None, time.perf_counter() - started)
                 log.warning("runway %s %s failed: %s", method, path, type(error).__name__)
                 if last or not policy.may_retry_error(method, error):
                     raise _transport_error(error) from None
                 await asyncio.sleep(policy.backoff(attempt))
                 continue
+            elapsed = time.perf_counter() - started
+            metered.observe(method, path, response.status_code, elapsed)
             log.debug(
-                "runway %s %s -> %s in %.0f ms",
-                method,
-                path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
+                "runway %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed * 1000
             )
             if response.is_success:
                 return response

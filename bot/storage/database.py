@@ -47,10 +47,13 @@ from bot.storage.migrations import (
 )
 from bot.storage.transaction import Params, ReadTx, Row, WriteTx
 from bot.storage.writer import WriteQueue
+from bot.telemetry.metrics import transaction_timers
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ENGINE = "sqlite"
+"""This engine's name in the transaction-latency metric (`bot.telemetry.metrics`)."""
 
 READERS = 2
 """Read-only connections for long reads: two reports run at once, a third waits its turn."""
@@ -74,6 +77,7 @@ class Database:
         self._conn = conn
         self._writes = WriteQueue(partial(_on_thread, conn))
         self._readers = readers
+        self._timers = transaction_timers(ENGINE)
 
     @classmethod
     @asynccontextmanager
@@ -121,19 +125,22 @@ class Database:
         Its changes are committed when this returns and undone if `body` raises (the exception
         propagates). Concurrent writes are group-committed: see `writer.py`.
         """
-        return await self._writes.submit(body)
+        with self._timers.write.time():
+            return await self._writes.submit(body)
 
     async def read(self, body: Callable[[ReadTx], T]) -> T:
         """Run `body` on a read-only connection, in one read transaction (one snapshot).
 
         For reads that may take long: they never wait for writes, nor writes for them.
         """
-        return await self._readers.run(partial(_read_unit, body))
+        with self._timers.read.time():
+            return await self._readers.run(partial(_read_unit, body))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one quick query on the write connection's thread (a lookup by key or of live
         rows). It never waits for a transaction: none is ever open between calls."""
-        return list(await self._conn.execute_fetchall(sql, params))
+        with self._timers.lookup.time():
+            return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetch_all(sql, params)
