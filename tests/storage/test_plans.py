@@ -45,7 +45,11 @@ __all__ = ["production_sandbox"]
 SHAPE = Shape(sessions=20_000, guilds=200, members=4_000)
 YOUNG = Shape(sessions=300, guilds=5, members=40)
 STATISTICS = ("none", "stale", "fresh")
-LIVE_INDEX = "WHERE state IN ('RESERVED', 'OPEN')"
+# Partial indexes over live rows only: live sessions, live avatar videos.
+LIVE_INDEXES = (
+    "WHERE state IN ('RESERVED', 'OPEN')",
+    "WHERE state IN ('RESERVED', 'RENDERING', 'POSTING')",
+)
 
 # Everything in the storage package registers its queries on import.
 for module in pkgutil.iter_modules(bot.storage.__path__):
@@ -128,7 +132,7 @@ def problems(conn: sqlite3.Connection, query: HotQuery, lines: list[str]) -> lis
     live_indexes = {
         row[0]
         for row in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
-        if row[1] and LIVE_INDEX in row[1]
+        if row[1] and any(live in row[1] for live in LIVE_INDEXES)
     }
     found = []
     for line in lines:
