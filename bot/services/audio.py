@@ -53,7 +53,7 @@ class CheckedAudio:
 
     @property
     def whole_seconds(self) -> int:
-        return max(1, math.ceil(self.seconds))
+        return max(1, math.ceil(round(self.seconds, 3)))  # 2.0000000001 s is 2 s
 
 
 def check_audio(data: bytes, max_seconds: int = MAX_AUDIO_SECONDS) -> CheckedAudio:
