@@ -87,6 +87,7 @@ async def make(
             shown = step
             await interaction.edit_original_response(content=f"⏳ {step}")
 
+    watcher = ReplyWatcher(interaction)
     try:
         requested = await bot.services.videos.request(
             guild_id_of(interaction),
@@ -96,7 +97,7 @@ async def make(
             speech,
             upload_limit=upload_limit(interaction),
             progress=progress,
-            watcher=ReplyWatcher(bot, interaction),
+            watcher=watcher,
         )
     except Exception as error:  # the progress line is replaced by the reason
         await replace_reply_with_error(interaction, error)
@@ -106,9 +107,7 @@ async def make(
         note = await request_review(bot, video)
         await interaction.edit_original_response(content=f"🕒 {note}", allowed_mentions=NO_MENTIONS)
         return
-    await interaction.edit_original_response(
-        content=progress_line(video, None), view=cancel_view(video.id), allowed_mentions=NO_MENTIONS
-    )
+    await watcher.started(video)
 
 
 def require_channel(interaction: Interaction) -> None:
@@ -195,27 +194,36 @@ def ending_line(video: Video) -> str:
 class ReplyWatcher:
     """The member's ephemeral reply, kept up to date while its 15 minutes last."""
 
-    def __init__(self, bot: RunwayCharactersBot, interaction: Interaction) -> None:
-        self._bot = bot
+    def __init__(self, interaction: Interaction) -> None:
         self._interaction = interaction
         self._started = time.monotonic()
         self._shown = ""
+        self._over = False
+
+    async def started(self, video: Video) -> None:
+        """The first line, unless the tracker was quicker (a video Runway made at once)."""
+        if not self._shown and not self._over:
+            await self._show(video, progress_line(video, None))
 
     async def progress(self, video: Video, task: Task) -> None:
         line = progress_line(video, task)
-        if line != self._shown and self._editable:
-            self._shown = line
-            await self._interaction.edit_original_response(
-                content=line, view=cancel_view(video.id), allowed_mentions=NO_MENTIONS
-            )
+        if line != self._shown and not self._over and self._editable:
+            await self._show(video, line)
 
     async def ended(self, video: Video) -> bool:
+        self._over = True
         if not self._editable:
             return False
         await self._interaction.edit_original_response(
             content=ending_line(video), view=None, allowed_mentions=NO_MENTIONS
         )
         return True
+
+    async def _show(self, video: Video, line: str) -> None:
+        self._shown = line
+        await self._interaction.edit_original_response(
+            content=line, view=cancel_view(video.id), allowed_mentions=NO_MENTIONS
+        )
 
     @property
     def _editable(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Final
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.runway.client import RunwayClient
 from bot.runway.dialects import Operation
+from bot.runway.errors import NotFoundError as RunwayNotFound
 from bot.runway.errors import RunwayError
 from bot.runway.models import AudioSpeech, CustomAvatar, TaskStatus, TextSpeech, VideoSpec
 from bot.services.actors import Actor, Permissions
@@ -265,8 +266,11 @@ class VideoService:
         elif video.state is VideoState.RENDERING:
             assert video.runway_id is not None
             await self.tracker.cancel_remote(video.runway_id)
-            task = await self._runway.get_task(video.runway_id)
-            if task.status is TaskStatus.SUCCEEDED:
+            try:
+                task = await self._runway.get_task(video.runway_id)
+            except RunwayNotFound:
+                task = None  # Runway may forget a cancelled task at once
+            if task is not None and task.status is TaskStatus.SUCCEEDED:
                 raise InvalidInput("Runway had already finished it; it is being posted.")
             cancelled = await self.tracker.end(video, VideoEnd.CANCELLED)
         else:
@@ -287,10 +291,8 @@ class VideoService:
             raise NotFound("That video no longer exists.")
         try:
             task = await self._runway.get_task(video.runway_id)
-        except RunwayError as error:
-            if error.status == 404:
-                raise NotFound("Runway no longer keeps this video.") from None
-            raise
+        except RunwayNotFound:
+            raise NotFound("Runway no longer keeps this video.") from None
         if task.status is not TaskStatus.SUCCEEDED or not task.output:
             raise NotFound("Runway no longer keeps this video.")
         return task.output[0]
