@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -21,9 +22,10 @@ from pydantic import SecretStr
 from bot import __version__
 from bot.discord_endpoint import use_discord_api_base
 from bot.gateway_metrics import gateway_source
+from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
 from bot.runway_bot import RunwayCharactersBot
-from bot.services.container import build_services
+from bot.services.container import build_services, video_fetcher
 from bot.services.live_metrics import LiveMetrics
 from bot.settings import Settings
 from bot.storage.database import Database
@@ -66,8 +68,13 @@ class StartupError(Exception):
 
 
 @asynccontextmanager
-async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
-    """The real Runway, or the built-in sandbox on a loopback port when asked for."""
+async def runway_client(settings: Settings) -> AsyncIterator[tuple[RunwayClient, SafeFetcher]]:
+    """The real Runway, or the built-in sandbox on a loopback port when asked for; and the
+    fetcher that downloads its finished videos (in sandbox mode, from the sandbox's own https
+    server on loopback, whose certificate it trusts)."""
+    media_ca: bytes | None = None
+    if settings.runway_media_ca_file is not None:
+        media_ca = settings.runway_media_ca_file.read_bytes()
     async with AsyncExitStack() as stack:
         if settings.runway_sandbox:
             # Imported only here: a live deployment never loads the emulator (~10 MiB).
@@ -79,6 +86,7 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
             sandbox = Sandbox(dialect=settings.runway_api_dialect, api_key=key.get_secret_value())
             await stack.enter_async_context(sandbox.serve(host="127.0.0.1", port=0))
             base_url = sandbox.base_url
+            media_ca = sandbox.media_ca_pem
         else:
             assert settings.runwayml_api_secret is not None  # the settings validator ensures it
             key = settings.runwayml_api_secret
@@ -89,7 +97,13 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
             dialect=settings.runway_api_dialect,
             create_read_seconds=settings.runway_create_timeout_seconds,
         )
-        yield await stack.enter_async_context(client)
+        fetcher = video_fetcher()
+        if media_ca is not None:
+            fetcher = video_fetcher(
+                allow=lambda address: address.is_loopback,
+                ssl_context=ssl.create_default_context(cadata=media_ca.decode("ascii")),
+            )
+        yield await stack.enter_async_context(client), fetcher
 
 
 def metrics_endpoint(
@@ -126,13 +140,16 @@ async def run(settings: Settings) -> None:
 
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database.open(settings.database_path))
-        runway = await stack.enter_async_context(runway_client(settings))
+        runway, videos_from = await stack.enter_async_context(runway_client(settings))
         services = await build_services(
             database,
             runway,
             join_base_url=settings.join_base_url,
             session_max_seconds=settings.session_max_minutes * 60,
             max_live_per_guild=settings.max_live_sessions_per_server,
+            videos_from=videos_from,
+            video_poll_seconds=settings.video_poll_seconds,
+            video_render_timeout=settings.video_render_timeout_seconds,
         )
         # Retention and planner statistics on a schedule; stopped (with the chart process)
         # before the database closes.
@@ -168,6 +185,7 @@ async def run(settings: Settings) -> None:
         stack.push_async_callback(services.identity.stop)
         stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
+        stack.push_async_callback(services.videos.tracker.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
         )
@@ -178,6 +196,7 @@ async def run(settings: Settings) -> None:
             _raise_startup_problem(client_task)
         log.info("stopping")
         await services.tracker.stop()
+        await services.videos.tracker.stop()
         await services.reconciler.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)

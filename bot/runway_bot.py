@@ -113,6 +113,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.services.identity.start_heartbeat()
         self.services.reconciler.start()
         self.services.tracker.start()
+        self.services.videos.tracker.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")
         await sync_if_changed(

@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         description="How long to wait for Runway to answer a create it bills (avatar, "
         "document, session); members see its progress meanwhile.",
     )
+    video_poll_seconds: Annotated[float, Field(ge=0.2, le=60)] = Field(
+        default=5.0,
+        description="How often the bot asks Runway how the avatar videos it makes are coming "
+        "along (Runway updates them about every 5 s).",
+    )
+    video_render_timeout_seconds: Annotated[int, Field(ge=5, le=7200)] = Field(
+        default=1200,
+        description="An avatar video Runway has not finished this long after taking it is "
+        "cancelled there, and costs nothing.",
+    )
+    runway_media_ca_file: Path | None = Field(
+        default=None,
+        description="Testing only: a PEM certificate whose https servers on this machine "
+        "(a Runway sandbox run apart from the bot) the bot may download videos from.",
+    )
     max_live_sessions_per_server: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=3, description="Live sessions one server may have at once (0: none allowed)."
     )

@@ -42,13 +42,16 @@ from bot.runway.models import (
     AvatarStatus,
     Conversation,
     CreatedSession,
+    CreatedTask,
     Document,
     Page,
     RealtimeSession,
     SessionCredentials,
     SessionSpec,
     SessionStatus,
+    Task,
     Usage,
+    VideoSpec,
 )
 from bot.runway.retry import NOT_SENT_ERRORS, REFUSED_STATUSES, RetryPolicy, retry_after_seconds
 from bot.settings import Dialect
@@ -270,6 +273,30 @@ class RunwayClient:
             params["avatar"] = avatar_id
         data = await self._json("GET", "/v1/avatar_conversations", params=params)
         return self._model(Page[Conversation], data)
+
+    # Avatar videos
+
+    async def create_avatar_video(self, spec: VideoSpec) -> str:
+        """Start rendering a video of the avatar speaking; the task's id. Billed, so it is
+        sent again only when it certainly never arrived (see retry.py)."""
+        self._require(Operation.VIDEO_CREATE)
+        data = await self._json(
+            "POST",
+            "/v1/avatar_videos",
+            json=self.rules.video_body(spec),
+            http_timeout=self._create_timeout,
+        )
+        return self._model(CreatedTask, data).id
+
+    async def get_task(self, task_id: str) -> Task:
+        self._require(Operation.TASK_GET)
+        return self._model(Task, await self._json("GET", f"/v1/tasks/{task_id}"))
+
+    async def cancel_task(self, task_id: str) -> None:
+        """Cancel a task still in progress (a finished one is deleted). Runway answers 404
+        for a task already cancelled or deleted, which callers may take as done."""
+        self._require(Operation.TASK_CANCEL)
+        await self._request("DELETE", f"/v1/tasks/{task_id}")
 
     # Usage
 

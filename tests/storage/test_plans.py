@@ -45,9 +45,13 @@ __all__ = ["production_sandbox"]
 SHAPE = Shape(sessions=20_000, guilds=200, members=4_000)
 YOUNG = Shape(sessions=300, guilds=5, members=40)
 STATISTICS = ("none", "stale", "fresh")
-# Partial indexes over live rows only (sessions still running, intents still unresolved): a
-# walk of one costs what is live, never the history.
-LIVE_INDEXES = ("WHERE state IN ('RESERVED', 'OPEN')", "WHERE state IN ('PENDING', 'UNSURE')")
+# Partial indexes over live rows only (sessions still running, intents still unresolved, avatar
+# videos still on their way): a walk of one costs what is live, never the history.
+LIVE_INDEXES = (
+    "WHERE state IN ('RESERVED', 'OPEN')",
+    "WHERE state IN ('PENDING', 'UNSURE')",
+    "WHERE state IN ('RESERVED', 'RENDERING', 'POSTING')",
+)
 
 # Everything in the storage package registers its queries on import.
 for module in pkgutil.iter_modules(bot.storage.__path__):
