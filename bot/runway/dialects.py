@@ -46,6 +46,8 @@ class Operation(Enum):
     SESSION_CONSUME = "fetching a session's join credentials"
     USAGE = "reading Runway's usage figures"
     CONVERSATION_LIST = "listing Runway's sessions"
+    CONVERSATION_GET = "keeping transcripts and recordings of calls"
+    CONVERSATION_DELETE = "deleting a call's transcript and recording at Runway"
 
 
 _SEED_OPERATIONS = frozenset(

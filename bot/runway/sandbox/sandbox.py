@@ -13,6 +13,7 @@ from aiohttp.log import access_logger
 from bot.runway import catalog
 from bot.runway.sandbox.clock import Clock
 from bot.runway.sandbox.config import SandboxConfig
+from bot.runway.sandbox.conversations import Recordings
 from bot.runway.sandbox.faults import Fault, Faults, JsonBody
 from bot.runway.sandbox.gate import Gate
 from bot.runway.sandbox.library import Library
@@ -50,8 +51,9 @@ class Sandbox:
         self._sessions = SessionBook(self.config, self.clock)
         self._faults = Faults()
         self._traffic = Traffic()
+        self.recordings = Recordings(self.config.recording_ttl_seconds)
         api: ProductionApi | SeedApi = (
-            ProductionApi(self._library, self._sessions, self.config, self.clock)
+            ProductionApi(self._library, self._sessions, self.config, self.clock, self.recordings)
             if self.dialect is Dialect.PRODUCTION
             else SeedApi(self._library, self._sessions, self.config)
         )
@@ -59,7 +61,12 @@ class Sandbox:
         self._known_routes = {(route.method, route.path) for route in api_routes}
         self._routes = [*api_routes, *ControlApi(self).routes()]
         self._gate = Gate(
-            self.dialect, api_key, self._faults, self._traffic, api.session_key_routes
+            self.dialect,
+            api_key,
+            self._faults,
+            self._traffic,
+            key_routes=api.session_key_routes,
+            public_routes=api.public_routes,
         )
         self._base_url: str | None = None
 
@@ -163,6 +170,12 @@ class Sandbox:
         """Fail a live session (not ready, ready or running); 409 once it has finished."""
         self._sessions.fail(session_id, failure, code)
 
+    def script_conversation(self, session_id: str, entries: list[tuple[str, str]]) -> None:
+        """Make the call's transcript say `entries` (role `user` or `assistant`, content),
+        whole, instead of the default script. Raises SandboxError 404 for an unknown or
+        deleted conversation."""
+        self._sessions.script(session_id, entries)
+
     def inventory(self) -> dict[str, dict[str, str]]:
         """Every object the emulated account holds, by kind: id -> status (documents:
         their name), whatever the dialect lets a client see. For tests that compare
@@ -172,6 +185,11 @@ class Sandbox:
             "avatars": {a.id: str(a.status(now)) for a in self._library.avatar_records()},
             "documents": {d.id: d.name for d in self._library.document_records()},
             "sessions": {s.id: str(s.state(now).status) for s in self._sessions.records()},
+            "conversations": {
+                s.id: str(s.state(now).status)
+                for s in self._sessions.records()
+                if not s.conversation_deleted
+            },
         }
 
     def advance(self, seconds: float) -> None:
