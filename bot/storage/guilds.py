@@ -28,6 +28,10 @@ class GuildSettings:
     alert_channel_id: int | None = None
     timezone: str = "UTC"
     retention_months: int | None = None  # None: keep every session
+    transcripts: str = "off"  # 'off', 'member' or 'moderation' (see migration 0006)
+    recordings: bool = False
+    moderation_channel_id: int | None = None
+    conversation_days: int | None = None  # None: the bot never deletes conversations at Runway
 
 
 class GuildSettingsRepository:
@@ -49,6 +53,10 @@ class GuildSettingsRepository:
         alert_channel_id: int | Unset | None = UNSET,
         timezone: str | Unset = UNSET,
         retention_months: int | Unset | None = UNSET,
+        transcripts: str | Unset = UNSET,
+        recordings: bool | Unset = UNSET,
+        moderation_channel_id: int | Unset | None = UNSET,
+        conversation_days: int | Unset | None = UNSET,
     ) -> GuildSettings:
         """Change only the fields given (None clears a channel or role, or keeps every session)
         in one statement.
@@ -62,10 +70,14 @@ class GuildSettingsRepository:
             alert_channel_id=alert_channel_id,
             timezone=timezone,
             retention_months=retention_months,
+            transcripts=transcripts,
+            recordings=recordings,
+            moderation_channel_id=moderation_channel_id,
+            conversation_days=conversation_days,
         )
         # A guild's first change inserts its row: the columns not given take the defaults.
         defaults = GuildSettings(guild_id)
-        for column in ("approval_required", "timezone"):
+        for column in ("approval_required", "timezone", "transcripts", "recordings"):
             if not params[f"set_{column}"]:
                 params[column] = getattr(defaults, column)
         now = self._clock()
@@ -105,9 +117,11 @@ _GET = hot(
 
 _UPSERT = """
 INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,
-                            alert_channel_id, timezone, retention_months, updated_at)
+                            alert_channel_id, timezone, retention_months, transcripts,
+                            recordings, moderation_channel_id, conversation_days, updated_at)
 VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
-        :alert_channel_id, :timezone, :retention_months, :now)
+        :alert_channel_id, :timezone, :retention_months, :transcripts,
+        :recordings, :moderation_channel_id, :conversation_days, :now)
 ON CONFLICT (guild_id) DO UPDATE SET
     manager_role_id = iif(:set_manager_role_id, excluded.manager_role_id, manager_role_id),
     approval_required = iif(:set_approval_required, excluded.approval_required, approval_required),
@@ -116,6 +130,13 @@ ON CONFLICT (guild_id) DO UPDATE SET
     timezone = iif(:set_timezone, excluded.timezone, timezone),
     retention_months = CASE WHEN :set_retention_months THEN excluded.retention_months
                             ELSE retention_months END,
+    transcripts = CASE WHEN :set_transcripts THEN excluded.transcripts ELSE transcripts END,
+    recordings = CASE WHEN :set_recordings THEN excluded.recordings ELSE recordings END,
+    moderation_channel_id = CASE WHEN :set_moderation_channel_id
+                                 THEN excluded.moderation_channel_id
+                                 ELSE moderation_channel_id END,
+    conversation_days = CASE WHEN :set_conversation_days THEN excluded.conversation_days
+                             ELSE conversation_days END,
     updated_at = excluded.updated_at
 RETURNING *
 """
@@ -130,6 +151,10 @@ def _settings(row: Row) -> GuildSettings:
         alert_channel_id=row["alert_channel_id"],
         timezone=row["timezone"],
         retention_months=row["retention_months"],
+        transcripts=row["transcripts"],
+        recordings=bool(row["recordings"]),
+        moderation_channel_id=row["moderation_channel_id"],
+        conversation_days=row["conversation_days"],
     )
 
 

@@ -116,10 +116,7 @@ class SessionRepository:
         query = policy.usage_query(now)
 
         def body(tx: WriteTx) -> Session:
-            if new.avatar_id is not None and (
-                tx.fetch_one(_GUILD_AVATAR, {"guild": new.guild_id, "avatar": new.avatar_id})
-                is None
-            ):
+            if new.avatar_id is not None and not avatar_of_guild(tx, new.guild_id, new.avatar_id):
                 raise NotFoundError(f"avatar {new.avatar_id} not found in this guild")
             usage = read_usage(
                 tx,
@@ -127,20 +124,10 @@ class SessionRepository:
                 new.member_id,
                 query.periods,
                 member_last_end=query.member_last_end,
+                account=query.account,
             )
             policy.admit(new, usage, now)
-            row = tx.fetch_one(
-                _INSERT,
-                {
-                    "guild": new.guild_id, "member": new.member_id, "avatar": new.avatar_id,
-                    "preset": new.preset_id, "label": new.avatar_label, "dialect": new.dialect,
-                    "max_seconds": new.max_seconds, "now": now, "owner": owner,
-                },
-            )  # fmt: skip
-            assert row is not None, "INSERT ... RETURNING returns the row"
-            if intent is not None and owner is not None:
-                insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
-            return _reservation(row[0], new, now, owner)
+            return insert_reservation(tx, new, now, owner=owner, intent=intent)
 
         return await self._db.write(body)
 
@@ -431,6 +418,29 @@ _MEMBER_IN_PERIOD = hot(
     """,
     reads={"sessions_live": None, "sessions_member_ended": "created_at>"},
 )
+
+
+def insert_reservation(
+    tx: WriteTx, new: NewSession, now: int, *, owner: int | None, intent: NewIntent | None
+) -> Session:
+    """Record an admitted reservation, with the intent to create it at Runway when given (its
+    `record_id` becomes the reservation's id), inside the caller's transaction."""
+    row = tx.fetch_one(
+        _INSERT,
+        {
+            "guild": new.guild_id, "member": new.member_id, "avatar": new.avatar_id,
+            "preset": new.preset_id, "label": new.avatar_label, "dialect": new.dialect,
+            "max_seconds": new.max_seconds, "now": now, "owner": owner,
+        },
+    )  # fmt: skip
+    assert row is not None, "INSERT ... RETURNING returns the row"
+    if intent is not None and owner is not None:
+        insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
+    return _reservation(row[0], new, now, owner)
+
+
+def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:
+    return tx.fetch_one(_GUILD_AVATAR, {"guild": guild_id, "avatar": avatar_id}) is not None
 
 
 @personal_data(
