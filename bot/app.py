@@ -111,11 +111,13 @@ async def run(settings: Settings) -> None:
             join_base_url=settings.join_base_url,
             session_max_seconds=settings.session_max_minutes * 60,
             max_live_per_guild=settings.max_live_sessions_per_server,
+            runway_max_live_sessions=settings.runway_max_live_sessions,
         )
         # Retention and planner statistics on a schedule; stopped (with the chart process)
         # before the database closes.
         stack.push_async_callback(services.close)
         services.maintenance.start()
+        services.conversations.start()
         web_app = build_app(
             services.sessions,
             livekit_dist=find_livekit_dist(),
@@ -134,6 +136,7 @@ async def run(settings: Settings) -> None:
         stack.push_async_callback(services.identity.stop)
         stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
+        stack.push_async_callback(services.line.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
         )
@@ -143,6 +146,7 @@ async def run(settings: Settings) -> None:
         if client_task in done:
             _raise_startup_problem(client_task)
         log.info("stopping")
+        await services.line.stop()
         await services.tracker.stop()
         await services.reconciler.stop()
         await bot.close()

@@ -87,6 +87,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.services.identity.start_heartbeat()
         self.services.reconciler.start()
         self.services.tracker.start()
+        self.services.line.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")
         await sync_if_changed(

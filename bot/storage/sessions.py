@@ -263,6 +263,25 @@ class SessionRepository:
     async def live_for_member(self, guild_id: int, member_id: int) -> list[Session]:
         return await self._select(_LIVE_FOR_MEMBER, {"guild": guild_id, "member": member_id})
 
+    async def recent_calls(
+        self,
+        guild_id: int,
+        *,
+        member_id: int | None = None,
+        avatar_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Session]:
+        """A member's or an avatar's last `limit` calls in the server that ended after being
+        set up at Runway, newest first (a history page, a moderator's look-up)."""
+        params: dict[str, SqlValue] = {
+            "guild": guild_id,
+            "member": member_id,
+            "avatar": avatar_id,
+            "limit": limit,
+        }
+        sql = _MEMBER_RECENT if avatar_id is None else _AVATAR_RECENT
+        return await self._select(sql, params)
+
     async def in_period(
         self, guild_id: int, period: Period, *, member_id: int | None = None
     ) -> list[Session]:
@@ -441,6 +460,30 @@ def insert_reservation(
 
 def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:
     return tx.fetch_one(_GUILD_AVATAR, {"guild": guild_id, "avatar": avatar_id}) is not None
+
+
+_MEMBER_RECENT = hot(
+    "history: a member's recent calls",
+    """
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND member_id = :member AND state IN ('SETTLED', 'RELEASED')
+      AND runway_id IS NOT NULL
+    ORDER BY created_at DESC LIMIT :limit
+    """,
+    reads={"sessions_member_ended": None},
+)
+
+# `+guild_id`: the server's own index would walk its whole history; the avatar's is made for this.
+_AVATAR_RECENT = hot(
+    "look-up: an avatar's recent calls",
+    """
+    SELECT * FROM sessions
+    WHERE avatar_id = :avatar AND +guild_id = :guild AND state IN ('SETTLED', 'RELEASED')
+      AND runway_id IS NOT NULL
+    ORDER BY created_at DESC LIMIT :limit
+    """,
+    reads={"sessions_avatar_ended": None},
+)
 
 
 @personal_data(

@@ -47,6 +47,8 @@ class NewLineEntry:
     role_ids: frozenset[int]
     avatar_label: str
     wanted_seconds: int
+    runway_target: str
+    """What the call shows at Runway (an avatar's Runway id, or a preset), for its intent."""
     avatar_id: int | None = None  # one of avatar_id and preset_id
     preset_id: str | None = None
 
@@ -62,6 +64,7 @@ class LineEntry:
     preset_id: str | None
     avatar_label: str
     wanted_seconds: int
+    runway_target: str
     state: LineState
     session_id: int | None
     notice_channel_id: int | None
@@ -122,6 +125,7 @@ class WaitingLineRepository:
             "preset": new.preset_id,
             "label": new.avatar_label,
             "wanted": new.wanted_seconds,
+            "target": new.runway_target,
             "now": self._clock(),
         }
 
@@ -171,6 +175,13 @@ class WaitingLineRepository:
         """The DM that tells the member their place from now on (any process may edit it)."""
         params = {"id": entry_id, "channel": channel_id, "message": message_id}
         await self._db.write(lambda tx: tx.execute(_NOTICE, params))
+
+    async def recent_calls(self, dialect: Dialect, since: int) -> tuple[int, int]:
+        """Seconds and number of the account's calls that ended since `since` and were
+        joined: how long a call lasts, for the line's estimate (O(hours), from the rollup)."""
+        row = await self._db.fetch_one(_RECENT, {"dialect": dialect, "since": since})
+        assert row is not None, "an aggregate always returns a row"
+        return int(row[0]), int(row[1])
 
     async def give(
         self,
@@ -269,6 +280,15 @@ def _fair(rows: list[Row]) -> list[LineEntry]:
     return fair_order((_entry(row) for row in rows), turns)
 
 
+_RECENT = hot(
+    "waiting line: how long the account's recent calls lasted",
+    """
+    SELECT coalesce(sum(seconds), 0), coalesce(sum(joined), 0) FROM rollup_account_hours
+    WHERE dialect = :dialect AND hour_start >= :since
+    """,
+    reads={"rollup_account_hours.pk": "hour_start>"},
+)
+
 _LIVE = hot(
     "waiting line: the account's live calls",
     "SELECT count(*) FROM sessions WHERE state IN ('RESERVED', 'OPEN')",
@@ -299,12 +319,12 @@ _ENTRY = hot(
 
 _JOIN = """
 INSERT INTO waiting_line (guild_id, member_id, role_ids, avatar_id, preset_id, avatar_label,
-                          wanted_seconds, joined_at)
-VALUES (:guild, :member, :roles, :avatar, :preset, :label, :wanted, :now)
+                          wanted_seconds, runway_target, joined_at)
+VALUES (:guild, :member, :roles, :avatar, :preset, :label, :wanted, :target, :now)
 ON CONFLICT (guild_id, member_id) DO UPDATE SET
     role_ids = excluded.role_ids, avatar_id = excluded.avatar_id,
     preset_id = excluded.preset_id, avatar_label = excluded.avatar_label,
-    wanted_seconds = excluded.wanted_seconds
+    wanted_seconds = excluded.wanted_seconds, runway_target = excluded.runway_target
 WHERE waiting_line.state = 'WAITING'
 """
 
@@ -386,6 +406,7 @@ def _entry(row: Row) -> LineEntry:
         preset_id=row["preset_id"],
         avatar_label=row["avatar_label"],
         wanted_seconds=row["wanted_seconds"],
+        runway_target=row["runway_target"],
         state=LineState(row["state"]),
         session_id=row["session_id"],
         notice_channel_id=row["notice_channel_id"],

@@ -58,6 +58,7 @@ def place(guild: int, member: int, **changes: object) -> NewLineEntry:
         "role_ids": frozenset({7}),
         "avatar_label": "Cooking Teacher",
         "wanted_seconds": 300,
+        "runway_target": "preset:cooking-teacher",
         "preset_id": "cooking-teacher",
     }
     return NewLineEntry(**(fields | changes))  # type: ignore[arg-type]
@@ -94,7 +95,8 @@ async def owner(db: Database, clock: FakeClock) -> int:
 def entry(id_: int, guild: int) -> LineEntry:
     return LineEntry(
         id=id_, guild_id=guild, member_id=id_, role_ids=frozenset(), avatar_id=None,
-        preset_id="p", avatar_label="x", wanted_seconds=60, state=LineState.WAITING,
+        preset_id="p", avatar_label="x", wanted_seconds=60, runway_target="preset:p",
+        state=LineState.WAITING,
         session_id=None, notice_channel_id=None, notice_message_id=None, joined_at=0,
     )  # fmt: skip
 

@@ -51,6 +51,11 @@ INSERT INTO conversations (runway_id, guild_id, member_id, started_at)
 SELECT runway_id, guild_id, member_id, created_at FROM sessions
 WHERE runway_id IS NOT NULL AND dialect = 'production';
 
+-- An avatar's recent calls, newest first, for the admins' look-up (a member's come from
+-- sessions_member_ended).
+CREATE INDEX sessions_avatar_ended ON sessions (avatar_id, created_at)
+    WHERE state IN ('SETTLED', 'RELEASED');
+
 -- The waiting line: members who asked for a call while every call slot of the Runway account
 -- was taken. `id` is the order of arrival (first come, within a server); servers take turns
 -- (see line_turns). WAITING until a slot is given; OFFERING while the call given to the member
@@ -64,6 +69,7 @@ CREATE TABLE waiting_line (
     role_ids          TEXT    NOT NULL DEFAULT '[]',
     avatar_id         INTEGER REFERENCES avatars (id) ON DELETE SET NULL,
     preset_id         TEXT,
+    runway_target     TEXT    NOT NULL,  -- what the call shows at Runway, for its intent
     avatar_label      TEXT    NOT NULL,
     wanted_seconds    INTEGER NOT NULL CHECK (wanted_seconds > 0),
     state             TEXT    NOT NULL DEFAULT 'WAITING' CHECK (state IN ('WAITING', 'OFFERING')),
