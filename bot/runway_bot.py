@@ -38,6 +38,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.recovery",
     "cogs.privacy",
+    "cogs.calls",
 )
 
 

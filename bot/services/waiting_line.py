@@ -177,8 +177,9 @@ class WaitingLine:
 
     async def join(
         self, guild_id: int, actor: Actor, target: Target, *, minutes: int | None = None
-    ) -> Place:
-        """Take a place in line for this call (or keep one's place, for this call now)."""
+    ) -> Place | None:
+        """Take a place in line for this call (or keep one's place, for this call now).
+        None when a slot was given to the member at once (its link is on its way)."""
         await self._line.join(
             NewLineEntry(
                 guild_id=guild_id,
@@ -192,10 +193,7 @@ class WaitingLine:
             )
         )
         self.wake()
-        place = await self.place(guild_id, actor.user_id)
-        if place is None:  # served at once (or refused), between the two reads
-            raise SlotsBusy(runway_said=False)
-        return place
+        return await self.place(guild_id, actor.user_id)
 
     async def place(self, guild_id: int, member_id: int) -> Place | None:
         """The member's place while they wait (None once served, refused or gone)."""
@@ -218,6 +216,10 @@ class WaitingLine:
             for index, entry in enumerate(waiting, start=1)
         ]
 
+    async def note_dm(self, entry_id: int, channel_id: int, message_id: int) -> None:
+        """The DM that shows the member's place from now on (any process may edit it)."""
+        await self._line.set_notice(entry_id, channel_id, message_id)
+
     async def leave(self, guild_id: int, member_id: int) -> bool:
         left = await self._line.leave(guild_id, member_id)
         if left is not None:
@@ -236,11 +238,18 @@ class WaitingLine:
         )
 
     async def clear(self, guild_id: int, actor: Actor | None) -> list[LineEntry]:
-        """Everyone of this server leaves the line (its admins; or the bot, when it leaves
-        the server). Who was cleared is returned so they can be told."""
+        """Everyone of this server leaves the line, and is told (its admins cleared it; or,
+        `actor` None, the bot left the server)."""
         if actor is not None:
             Permissions.require_admin(actor, doing="Clearing the waiting line")
         cleared = await self._line.clear(guild_id)
+        why = (
+            "An admin of the server cleared its waiting line."
+            if actor is not None
+            else "The bot is no longer in that server."
+        )
+        for entry in cleared:
+            await self._tell_removed(Removed(entry, why))
         if cleared:
             log.info("waiting line of server %s cleared: %d left", guild_id, len(cleared))
             await self._notify_change()

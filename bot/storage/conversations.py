@@ -18,6 +18,8 @@ from bot.storage.hot import hot
 from bot.storage.privacy import personal_data
 from bot.storage.transaction import Row, WriteTx
 
+ERASED: Final = "call conversations at Runway"
+"""What the privacy registry calls a member's conversations queued for deletion at Runway."""
 ERROR_KEPT: Final = 300
 """Characters of Runway's last refusal kept for the admins."""
 
@@ -159,7 +161,7 @@ _FAILING = hot(
 )
 
 
-@personal_data("call conversations at Runway", "conversations.member_id")
+@personal_data(ERASED, "conversations.member_id")
 def _forget_conversations(tx: WriteTx, guild_id: int, member_id: int) -> int:
     """The member's calls' transcripts and recordings are to be deleted at Runway, at once;
     the rows stay (without the member) until Runway has confirmed each deletion."""

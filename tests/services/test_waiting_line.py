@@ -66,8 +66,10 @@ async def test_past_the_accounts_slots_a_start_is_busy_and_the_freed_slot_goes_t
         await start(world, 3)
     assert not busy.value.runway_said
     place = await queue(world, 3)
+    assert place is not None
     assert (place.position, place.slots, place.minutes) == (1, 2, 2)  # 3 min a call, 2 slots
     second = await queue(world, 4, guild=OTHER_GUILD)
+    assert second is not None
     assert second.position == 2
     # Someone new may not jump the line, even the moment a slot frees.
     await world.services.tracker.end_now(first.session, EndReason.MEMBER_ENDED)
