@@ -77,10 +77,12 @@ class _Reply:
     interaction: Interaction
     since: float = field(default_factory=time.monotonic)
     shown: str = ""
+    lost: bool = False
+    """Discord refused an edit (the token expired early, the reply was dismissed)."""
 
     @property
     def editable(self) -> bool:
-        return time.monotonic() - self.since < REPLY_EDITABLE_SECONDS
+        return not self.lost and time.monotonic() - self.since < REPLY_EDITABLE_SECONDS
 
 
 class LeaveLineButton(
@@ -130,6 +132,8 @@ class LineBoard:
         self._link_embed = link_embed
         self._replies: dict[Key, _Reply] = {}
         self._dm_shown: dict[int, str] = {}
+        self._to_dm: set[int] = set()
+        """Places whose reply can no longer show them: shown by DM from now on."""
         self._started = time.time()
         self._lock = asyncio.Lock()
         self._loop = Background("line-board", self._run)
@@ -172,9 +176,10 @@ class LineBoard:
                     continue
                 if reply.editable:
                     await self._edit_reply(reply, place_text(places[key]), leave_view(key[0]))
-                    continue
-                await self._edit_reply(reply, HANDED_OVER, None)
-                del self._replies[key]
+                if not reply.editable:
+                    await self._edit_reply(reply, HANDED_OVER, None, last=True)
+                    self._to_dm.add(places[key].entry.id)
+                    del self._replies[key]
             for key, place in places.items():
                 if key not in self._replies and self._dm_due(place):
                     await self._show_in_dm(place)
@@ -228,6 +233,7 @@ class LineBoard:
         entry = place.entry
         return (
             entry.notice_message_id is not None
+            or entry.id in self._to_dm
             or entry.joined_at < self._started
             or time.time() - entry.joined_at >= REPLY_EDITABLE_SECONDS
         )
@@ -274,16 +280,20 @@ class LineBoard:
         view: discord.ui.View | None,
         *,
         embed: discord.Embed | None = None,
+        last: bool = False,
     ) -> None:
+        """Edit the member's reply; if Discord refuses (its 15 minutes are up, or it is
+        gone), the reply is lost and the place moves to a DM (`last`: no matter)."""
         shown = f"{text}|{embed is not None}|{view is not None}"
-        if shown == reply.shown:
+        if shown == reply.shown or (reply.lost and last):
             return
         try:
             await reply.interaction.edit_original_response(
                 content=text, embed=embed, view=view, allowed_mentions=NO_MENTIONS
             )
-        except discord.HTTPException:
-            log.info("waiting line: could not update a member's reply", exc_info=True)
+        except discord.HTTPException as refused:
+            log.info("waiting line: a member's reply can no longer change (%s)", refused.status)
+            reply.lost = True
             return
         reply.shown = shown
 

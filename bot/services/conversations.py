@@ -170,6 +170,7 @@ class ConversationService:
         self._runway = runway
         self._clock = clock
         self._interval = interval
+        self._wake = asyncio.Event()
         self._loop = Background("conversation-deletions", self._run)
 
     @property
@@ -220,6 +221,8 @@ class ConversationService:
             moderation_channel_id=moderation_channel_id,
             conversation_days=keep_days,
         )
+        if not isinstance(keep_days, Unset):
+            self._wake.set()  # a shorter retention deletes what it makes due at once
         return self._settings(updated)
 
     async def disclosure(self, guild_id: int) -> Disclosure:
@@ -416,11 +419,13 @@ class ConversationService:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self.delete_due()
             except Exception:  # the loop must survive anything; the next run retries
                 log.exception("deleting conversations at Runway failed; retrying later")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
 
     # Plumbing
 

@@ -1,9 +1,9 @@
 """A call's transcript as Discord shows it: inline when short, a `.txt` file when long.
 
 Inline, every line is escaped (markdown and mentions shown as typed, never rendered or
-pinging) and the whole fits one embed. In a file, nothing renders, but a turn's own line
-breaks and control characters are folded into spaces, so no turn can pass itself off as
-another speaker's line. A file is capped below Discord's upload limit, saying where it was cut.
+pinging) and the whole fits one embed. Inline and in a file, a turn's own line breaks and
+control characters are folded into spaces, so no turn can pass itself off as another
+speaker's line. A file is capped below Discord's upload limit, saying where it was cut.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def render(
         return Rendered(inline="Nothing was said." if not transcript.in_progress else "—")
     inline = [
         f"`{_clock(line)}` **{plain(names[line.speaker], limit=64)}:** "
-        f"{plain(line.text, limit=INLINE_LIMIT)}"
+        f"{plain(_fold(line.text), limit=INLINE_LIMIT)}"
         for line in transcript.lines
     ]
     note = "\n*The call is still going: this is what was said so far.*"

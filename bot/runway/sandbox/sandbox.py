@@ -142,6 +142,10 @@ class Sandbox:
             )
         )
 
+    def clear_faults(self) -> None:
+        """Forget every injected fault (Runway is well again); everything else stays."""
+        self._faults.clear()
+
     def requests(self, method: str, route: str) -> int:
         """How many requests reached `route`, faulted ones included."""
         return self._traffic.requests(method, route)
