@@ -136,6 +136,7 @@ class LineBoard:
         """Places whose reply can no longer show them: shown by DM from now on."""
         self._started = time.time()
         self._lock = asyncio.Lock()
+        self._again = False
         self._loop = Background("line-board", self._run)
         line = bot.services.line
         line.on_offer(self.deliver)
@@ -166,23 +167,33 @@ class LineBoard:
 
     async def refresh(self) -> None:
         """Show every waiting member their place now: in their reply while it can change,
-        then in a DM."""
+        then in a DM. A refresh asked for while one runs (a member who cannot be DMed leaves
+        the line during it, say) is done right after it, not inside it."""
+        if self._lock.locked():
+            self._again = True
+            return
         async with self._lock:
-            places = {(p.entry.guild_id, p.entry.member_id): p for p in await self._places()}
-            for key, reply in list(self._replies.items()):
-                if key not in places:
-                    if not reply.editable:  # served or removed long ago: told by then
-                        del self._replies[key]
-                    continue
-                if reply.editable:
-                    await self._edit_reply(reply, place_text(places[key]), leave_view(key[0]))
-                if not reply.editable:
-                    await self._edit_reply(reply, HANDED_OVER, None, last=True)
-                    self._to_dm.add(places[key].entry.id)
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._refresh_once()
+
+    async def _refresh_once(self) -> None:
+        places = {(p.entry.guild_id, p.entry.member_id): p for p in await self._places()}
+        for key, reply in list(self._replies.items()):
+            if key not in places:
+                if not reply.editable:  # served or removed long ago: told by then
                     del self._replies[key]
-            for key, place in places.items():
-                if key not in self._replies and self._dm_due(place):
-                    await self._show_in_dm(place)
+                continue
+            if reply.editable:
+                await self._edit_reply(reply, place_text(places[key]), leave_view(key[0]))
+            if not reply.editable:
+                await self._edit_reply(reply, HANDED_OVER, None, last=True)
+                self._to_dm.add(places[key].entry.id)
+                del self._replies[key]
+        for key, place in places.items():
+            if key not in self._replies and self._dm_due(place):
+                await self._show_in_dm(place)
 
     async def deliver(self, offer: Offer) -> bool:
         """The member's turn: the call's link by DM (or in their reply if DMs are closed)."""

@@ -193,6 +193,7 @@ class WaitingLine:
             )
         )
         self.wake()
+        await self._notify_change()  # everyone behind moves down a place
         return await self.place(guild_id, actor.user_id)
 
     async def place(self, guild_id: int, member_id: int) -> Place | None:
