@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 REPLY_EDITABLE_SECONDS: Final = 14 * 60
 """How long the place is shown in the command's reply (Discord allows 15 minutes)."""
 REFRESH_SECONDS: Final = 15.0
+FIRST_REFRESH_SECONDS: Final = 1.0
 UNKNOWN_MEMBER: Final = 10007
 HANDED_OVER: Final = (
     "This message stops updating here (Discord lets a reply change for 15 minutes only): "
@@ -328,9 +329,11 @@ class LineBoard:
         return await self._bot.services.line.places()
 
     async def _run(self) -> None:
+        # At once first: after a restart, whoever waits learns their place is kept.
+        await asyncio.sleep(FIRST_REFRESH_SECONDS)
         while True:
-            await asyncio.sleep(REFRESH_SECONDS)
             try:
                 await self.refresh()
             except Exception:  # showing places must never stop
                 log.warning("waiting line: refreshing places failed", exc_info=True)
+            await asyncio.sleep(REFRESH_SECONDS)
