@@ -204,6 +204,10 @@ class LineBoard:
         reply = self._replies.pop((entry.guild_id, entry.member_id), None)
         link = self._link_embed(offer.started)
         link.title = f"Your turn: {link.title}"
+        link.description = (
+            f"{link.description or ''}\nThe slot is held for you until then; after that it "
+            "goes to the next member in line."
+        )
         try:
             user = await self._user(entry.member_id)
             await user.send(embed=link, allowed_mentions=NO_MENTIONS)

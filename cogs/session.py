@@ -77,7 +77,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         guild_id = guild_id_of(interaction)
         actor = actor_of(interaction)
         target = await sessions.target(guild_id, avatar)
-        if await self.bot.services.line.place(guild_id, actor.user_id) is not None:
+        if await self.bot.services.line.waits(guild_id, actor.user_id):
             await self._wait_in_line(interaction, target, minutes)  # keeps their place
             return
 

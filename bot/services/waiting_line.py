@@ -40,6 +40,7 @@ from bot.storage.admission import UsageQuery
 from bot.storage.quotas import StoredQuotas
 from bot.storage.waiting_line import (
     LineEntry,
+    LineState,
     NewLineEntry,
     Refused,
     SlotPolicy,
@@ -195,6 +196,12 @@ class WaitingLine:
         self.wake()
         await self._notify_change()  # everyone behind moves down a place
         return await self.place(guild_id, actor.user_id)
+
+    async def waits(self, guild_id: int, member_id: int) -> bool:
+        """Whether the member waits in this server's line (one index lookup: every start
+        asks)."""
+        entry = await self._line.entry(guild_id, member_id)
+        return entry is not None and entry.state is LineState.WAITING
 
     async def place(self, guild_id: int, member_id: int) -> Place | None:
         """The member's place while they wait (None once served, refused or gone)."""
