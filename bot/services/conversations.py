@@ -96,10 +96,6 @@ class CallSettings:
     supported: bool
     """Whether the Runway API the bot speaks keeps conversations at all."""
 
-    @property
-    def shares_anything(self) -> bool:
-        return self.supported and (self.transcripts is not TranscriptSharing.OFF or self.recordings)
-
 
 @dataclass(frozen=True, slots=True)
 class Disclosure:
