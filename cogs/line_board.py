@@ -45,6 +45,11 @@ HANDED_OVER: Final = (
     "This message stops updating here (Discord lets a reply change for 15 minutes only): "
     "I'll keep your place up to date in a DM."
 )
+DMS_CLOSED: Final = (
+    "Discord lets this message change for 15 minutes only, and your DMs are closed, so I "
+    "could not keep you posted or send you the link when your turn comes: you left the "
+    "waiting line. Open your DMs for this server, then run `/session start` again."
+)
 
 Key = tuple[int, int]
 """(server, member)."""
@@ -133,6 +138,9 @@ class LineBoard:
         self._link_embed = link_embed
         self._replies: dict[Key, _Reply] = {}
         self._dm_shown: dict[int, str] = {}
+        self._notices: dict[int, tuple[int, int]] = {}
+        """DMs this process sent to show places (also stored with the place, for any
+        process; kept here too, for the moment between sending one and storing it)."""
         self._to_dm: set[int] = set()
         """Places whose reply can no longer show them: shown by DM from now on."""
         self._started = time.time()
@@ -181,20 +189,27 @@ class LineBoard:
 
     async def _refresh_once(self) -> None:
         places = {(p.entry.guild_id, p.entry.member_id): p for p in await self._places()}
+        moved: set[Key] = set()
         for key, reply in list(self._replies.items()):
-            if key not in places:
+            place = places.get(key)
+            if place is None:
                 if not reply.editable:  # served or removed long ago: told by then
                     del self._replies[key]
                 continue
             if reply.editable:
-                await self._edit_reply(reply, place_text(places[key]), leave_view(key[0]))
-            if not reply.editable:
-                await self._edit_reply(reply, HANDED_OVER, None, last=True)
-                self._to_dm.add(places[key].entry.id)
+                await self._edit_reply(reply, place_text(place), leave_view(key[0]))
+            if not reply.editable:  # Discord's 15 minutes: the place moves to a DM
                 del self._replies[key]
+                self._to_dm.add(place.entry.id)
+                moved.add(key)
+                shown = await self._show_in_dm(place)
+                await self._edit_reply(reply, HANDED_OVER if shown else DMS_CLOSED, None)
         for key, place in places.items():
-            if key not in self._replies and self._dm_due(place):
+            if key not in self._replies and key not in moved and self._dm_due(place):
                 await self._show_in_dm(place)
+        waiting = {place.entry.id for place in places.values()}
+        self._to_dm &= waiting
+        self._dm_shown = {k: v for k, v in self._dm_shown.items() if k in waiting}
 
     async def deliver(self, offer: Offer) -> bool:
         """The member's turn: the call's link by DM (or in their reply if DMs are closed)."""
@@ -226,6 +241,7 @@ class LineBoard:
         if reply is not None and reply.editable:
             await self._edit_reply(reply, done, None)
         await self._edit_dm(entry, done)
+        self._notices.pop(entry.id, None)
         return True
 
     async def removed(self, removed: Removed) -> None:
@@ -235,8 +251,9 @@ class LineBoard:
         if reply is not None and reply.editable:
             await self._edit_reply(reply, text, None)
             return
-        if entry.notice_message_id is not None:
+        if self._notice_of(entry) is not None:
             await self._edit_dm(entry, text)
+            self._notices.pop(entry.id, None)
             return
         with contextlib.suppress(discord.HTTPException):
             await (await self._user(entry.member_id)).send(text, allowed_mentions=NO_MENTIONS)
@@ -254,13 +271,14 @@ class LineBoard:
             or time.time() - entry.joined_at >= REPLY_EDITABLE_SECONDS
         )
 
-    async def _show_in_dm(self, place: Place) -> None:
+    async def _show_in_dm(self, place: Place) -> bool:
+        """The place in the member's DM; False (and out of the line) if DMs are closed."""
         entry = place.entry
         text = place_text(place)
-        if entry.notice_message_id is not None:
+        if self._notice_of(entry) is not None:
             if self._dm_shown.get(entry.id) != text:
                 await self._edit_dm(entry, text, leave_view(entry.guild_id))
-            return
+            return True
         try:
             user = await self._user(entry.member_id)
             message = await user.send(
@@ -270,24 +288,31 @@ class LineBoard:
             # Closed DMs take a member out of the line: their turn could not reach them.
             log.info("waiting line: member %s cannot be DMed; leaving the line", entry.member_id)
             await self._bot.services.line.leave(entry.guild_id, entry.member_id)
-            return
+            return False
         self._dm_shown[entry.id] = text
+        self._notices[entry.id] = (message.channel.id, message.id)
         await self._bot.services.line.note_dm(entry.id, message.channel.id, message.id)
+        return True
 
     async def _edit_dm(
         self, entry: LineEntry, text: str, view: discord.ui.View | None = None
     ) -> None:
-        if entry.notice_channel_id is None or entry.notice_message_id is None:
+        notice = self._notice_of(entry)
+        if notice is None:
             return
-        message = self._bot.get_partial_messageable(entry.notice_channel_id).get_partial_message(
-            entry.notice_message_id
-        )
+        channel_id, message_id = notice
+        message = self._bot.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
             await message.edit(content=text, view=view, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             log.info("waiting line: could not update the DM of member %s", entry.member_id)
             return
         self._dm_shown[entry.id] = text
+
+    def _notice_of(self, entry: LineEntry) -> tuple[int, int] | None:
+        if entry.notice_channel_id is not None and entry.notice_message_id is not None:
+            return entry.notice_channel_id, entry.notice_message_id
+        return self._notices.get(entry.id)
 
     async def _edit_reply(
         self,
@@ -296,12 +321,11 @@ class LineBoard:
         view: discord.ui.View | None,
         *,
         embed: discord.Embed | None = None,
-        last: bool = False,
     ) -> None:
         """Edit the member's reply; if Discord refuses (its 15 minutes are up, or it is
-        gone), the reply is lost and the place moves to a DM (`last`: no matter)."""
+        gone), the reply is lost and the place moves to a DM."""
         shown = f"{text}|{embed is not None}|{view is not None}"
-        if shown == reply.shown or (reply.lost and last):
+        if shown == reply.shown or reply.lost:
             return
         try:
             await reply.interaction.edit_original_response(

@@ -274,9 +274,14 @@ async def test_after_discords_15_minutes_the_place_moves_to_a_dm(
     assert [button.label for button in notice.buttons] == ["Leave the line"]
     await run(fake_discord, "session end", holders[0])
     await until(lambda: turn_dms(fake_discord, patient), "no turn DM")
-    updated = fake_discord.message(notice.id)
-    assert updated is not None
-    assert updated.text.startswith("Your turn came: I sent you the join link")
+
+    def told() -> bool:
+        updated = fake_discord.message(notice.id)
+        return updated is not None and updated.text.startswith(
+            "Your turn came: I sent you the join link"
+        )
+
+    await until(told, "the DM with the place was not updated")
 
 
 async def test_two_slots_three_servers_thirty_members_asking_at_once_are_served_fairly(
