@@ -290,8 +290,12 @@ class WaitingLine:
                     if outcome.refused:
                         await self._notify_change()
                     return given
-                if await self._hand_over(outcome.given, outcome.session.id):
-                    given += 1
+                try:
+                    if await self._hand_over(outcome.given, outcome.session.id):
+                        given += 1
+                except Exception:  # a bug must not strand the place: back in it, call ended
+                    log.exception("waiting line: handing a slot over failed")
+                    await self._undo(outcome.given, outcome.session.id)
                 await self._notify_change()
             return given
 
@@ -299,10 +303,13 @@ class WaitingLine:
         """Places left being served by a process that is gone (killed between giving a slot
         and sending its link): the call, if any, is cancelled at no cost and the member gets
         their place back. Returns how many were put back."""
+        offering = await self._line.offering()
+        if not offering:
+            return 0
         dead = set(await self._identity.dead_owners())
         mine = self._identity.id
         put_back = 0
-        for entry in await self._line.offering():
+        for entry in offering:
             session = (
                 None
                 if entry.session_id is None
@@ -348,6 +355,12 @@ class WaitingLine:
             log.info("waiting line: member %s could not be reached; slot freed", entry.member_id)
             await self._tracker.end_now(started.session, EndReason.CANCELLED)
         return delivered
+
+    async def _undo(self, entry: LineEntry, session_id: int) -> None:
+        session = await self._session_rows.by_id(session_id)
+        if session is not None and session.live:
+            await self._tracker.end_now(session, EndReason.CANCELLED)
+        await self._line.back_in_line(entry.id)
 
     async def _back(self, entry: LineEntry, why: str) -> None:
         """Runway could not take the call now: the member waits again in the same place, and
@@ -399,10 +412,10 @@ class WaitingLine:
                 log.warning("waiting-line listener failed", exc_info=True)
 
     async def _run(self) -> None:
-        await self.repair()
         while True:
             self._wake.clear()
             try:
+                await self.repair()  # a process that died mid-offer, at start-up or since
                 await self.serve()
             except Exception:  # the loop must survive anything; the next round retries
                 log.exception("waiting line: giving slots failed")
