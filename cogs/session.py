@@ -148,7 +148,11 @@ class SessionCog(commands.GroupCog, group_name="session"):
             view=None,
             allowed_mentions=NO_MENTIONS,
         )
-        started = await sessions.start(guild_id, actor, target, minutes=minutes)
+        try:
+            started = await sessions.start(guild_id, actor, target, minutes=minutes)
+        except SlotsBusy:  # the freed slot belongs to whoever was already waiting
+            await self._wait_in_line(interaction, target, minutes)
+            return
         await self._deliver(interaction, started, target)
 
     async def _deliver(
