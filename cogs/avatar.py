@@ -529,15 +529,16 @@ def _history_line(entry: AuditEntry) -> str:
             f"({problem}); the bot keeps trying"
         )
     who = _who(entry.actor_id)
-    if entry.action in (LOOKUP, RECORDING_FETCHED):
-        looked_at = entry.detail.get(LOOKED_UP_MEMBER)
+    looked_at = entry.detail.get(LOOKED_UP_MEMBER)
+    member = None if looked_at is None else _who(int(str(looked_at)))
+    if entry.action == RECORDING_FETCHED:
+        return f"{when} {who} fetched the recording of a call of {member}"
+    if entry.action == LOOKUP:
         whose = (
-            f"the calls of {_who(int(str(looked_at)))}"
-            if looked_at is not None
+            f"the calls of {member}"
+            if member is not None
             else f"the calls with **{plain(entry.subject, limit=60)}**"
         )
-        if entry.action == RECORDING_FETCHED:
-            whose = f"a recording of {whose.removeprefix('the ')}"
         return f"{when} {who} looked at {whose}"
     action = entry.action.replace(".", " ").replace("_", " ")
     return f"{when} {who}: {action} **{plain(entry.subject, limit=60)}**"

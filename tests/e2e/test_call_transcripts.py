@@ -332,7 +332,7 @@ async def test_admins_look_up_calls_by_member_or_avatar_and_each_look_up_is_audi
     browser: Browser,
     bot_workdir: Path,
 ) -> None:
-    await settings(fake_discord, admin, transcripts="member")
+    await settings(fake_discord, admin, transcripts="member", recordings=True)
     started = await start_session(fake_discord, member, mia)
     assert (await browser.join(started.code)).status_code == 200
     runway.advance(10)
@@ -344,6 +344,8 @@ async def test_admins_look_up_calls_by_member_or_avatar_and_each_look_up_is_audi
     assert by_member.ephemeral
     fields = {f.name: f.value for f in by_member.embed.fields}
     assert (fields["Member"], fields["Avatar"]) == (f"<@{member.id}>", "Mia")
+    fetched = await press_recording(fake_discord, by_member, admin)
+    assert fetched.embed.title == "Recording of the call"
     by_avatar = await (
         await fake_discord.invoke("calls lookup", member=admin, options={"avatar": mia})
     ).final()
@@ -355,6 +357,7 @@ async def test_admins_look_up_calls_by_member_or_avatar_and_each_look_up_is_audi
     text = log.embed.description or ""
     assert f"<@{admin.id}> looked at the calls of <@{member.id}>" in text
     assert f"<@{admin.id}> looked at the calls with **Mia**" in text
+    assert f"<@{admin.id}> fetched the recording of a call of <@{member.id}>" in text
 
 
 async def test_faults_get_clear_messages_and_nothing_half_sent(
