@@ -150,12 +150,14 @@ async def run(settings: Settings) -> None:
             videos_from=videos_from,
             video_poll_seconds=settings.video_poll_seconds,
             video_render_timeout=settings.video_render_timeout_seconds,
+            runway_max_live_sessions=settings.runway_max_live_sessions,
         )
         # Retention and planner statistics on a schedule; stopped (with the chart process)
         # before the database closes.
         stack.push_async_callback(services.close)
         services.maintenance.start()
         metrics = metrics_endpoint(settings, database, runway)
+        services.conversations.start()
         web_app = build_app(
             services.sessions,
             livekit_dist=find_livekit_dist(),
@@ -186,6 +188,7 @@ async def run(settings: Settings) -> None:
         stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
         stack.push_async_callback(services.videos.tracker.stop)
+        stack.push_async_callback(services.line.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
         )
@@ -195,6 +198,7 @@ async def run(settings: Settings) -> None:
         if client_task in done:
             _raise_startup_problem(client_task)
         log.info("stopping")
+        await services.line.stop()
         await services.tracker.stop()
         await services.videos.tracker.stop()
         await services.reconciler.stop()

@@ -43,12 +43,15 @@ WELCOME: Final = ChannelPosts("the welcome message", _post(embeds=True))
 # larger than the server's uploads, as a message whose button fetches a link).
 VIDEO_POSTS: Final = ChannelPosts("an avatar video", _post(files=True))
 
-FEATURES: Final = (REVIEW_POSTS, BUDGET_ALERTS, WELCOME, VIDEO_POSTS)
+# One embed per call, with its transcript attached as a file.
+MODERATION_LOG: Final = ChannelPosts("a call in the moderation log", _post(embeds=True, files=True))
+
+FEATURES: Final = (REVIEW_POSTS, BUDGET_ALERTS, WELCOME, VIDEO_POSTS, MODERATION_LOG)
 PICKED_CHANNEL: Final = reduce(
-    discord.Permissions.__or__, (REVIEW_POSTS.needs, BUDGET_ALERTS.needs)
+    discord.Permissions.__or__, (REVIEW_POSTS.needs, BUDGET_ALERTS.needs, MODERATION_LOG.needs)
 )
-"""What a channel an admin picks (review, alerts, and the moderation log to come) must allow:
-one check for all of them, so any such channel can take any of the bot's posts."""
+"""What a channel an admin picks (review, alerts, the moderation log) must allow: one check
+for all of them, so any such channel can take any of the bot's posts."""
 
 
 def invite_permissions() -> discord.Permissions:

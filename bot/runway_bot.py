@@ -40,6 +40,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.recovery",
     "cogs.privacy",
+    "cogs.calls",
 )
 
 
@@ -114,6 +115,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.services.reconciler.start()
         self.services.tracker.start()
         self.services.videos.tracker.start()
+        self.services.line.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")
         await sync_if_changed(

@@ -31,6 +31,7 @@ from bot.sharding import SHARD_IDS_EXAMPLES, check_shard_ids_exist, parse_shard_
 
 DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
 MIN_METRICS_TOKEN_LENGTH = 16
+MAX_RUNWAY_TIER_SESSIONS = 20
 
 
 class Dialect(StrEnum):
@@ -136,6 +137,11 @@ class Settings(BaseSettings):
     max_live_sessions_per_server: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=3, description="Live sessions one server may have at once (0: none allowed)."
     )
+    runway_max_live_sessions: int = Field(
+        default=5,
+        description="Live sessions your Runway account allows at once, across every server "
+        "(1 to 20, by your Runway tier); members wait in line for a free one.",
+    )
     shard_count: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
         description="How many gateway shards all of this bot's processes split between them "
@@ -201,6 +207,17 @@ class Settings(BaseSettings):
         if shard_count is None:
             raise ValueError("needs SHARD_COUNT as well, the number of shards all processes split")
         check_shard_ids_exist(ranges, shard_count)
+        return value
+
+    @field_validator("runway_max_live_sessions")
+    @classmethod
+    def _runway_tiers(cls, value: int) -> int:
+        if not 1 <= value <= MAX_RUNWAY_TIER_SESSIONS:
+            raise ValueError(
+                f"must be 1 to {MAX_RUNWAY_TIER_SESSIONS}: Runway's tiers allow 1 to "
+                f"{MAX_RUNWAY_TIER_SESSIONS} live sessions per account (see your plan in "
+                f"Runway's developer portal); {value} is not one of them"
+            )
         return value
 
     @model_validator(mode="wrap")

@@ -21,10 +21,12 @@ from bot.runway.dialects import Operation
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.avatars import CreatedAvatar, ImageLink, ImageSource, ImageUpload
 from bot.services.channel_posts import POST_FAILED
+from bot.services.conversations import DELETE_FAILING, LOOKUP, RECORDING_FETCHED
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import BUDGET
 from bot.services.voices import VOICE_ID_MAX
 from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
+from bot.storage.audit import LOOKED_UP_MEMBER
 from bot.storage.common import FORGOTTEN_MEMBER
 from bot.storage.videos import Video
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
@@ -566,11 +568,30 @@ def _history_line(entry: AuditEntry) -> str:
     if entry.action == POST_FAILED:
         channel, problem = entry.detail.get("channel_id"), entry.detail.get("problem")
         return f"{when} ⚠️ the bot could not post {entry.subject} in <#{channel}>: {problem}"
-    who = {None: "the bot", FORGOTTEN_MEMBER: "a forgotten member"}.get(
-        entry.actor_id, f"<@{entry.actor_id}>"
-    )
+    if entry.action == DELETE_FAILING:
+        problem, attempts = entry.detail.get("problem"), entry.detail.get("attempts")
+        return (
+            f"{when} ⚠️ Runway refused {attempts} times to delete {entry.subject} "
+            f"({problem}); the bot keeps trying"
+        )
+    who = _who(entry.actor_id)
+    looked_at = entry.detail.get(LOOKED_UP_MEMBER)
+    member = None if looked_at is None else _who(int(str(looked_at)))
+    if entry.action == RECORDING_FETCHED:
+        return f"{when} {who} fetched the recording of a call of {member}"
+    if entry.action == LOOKUP:
+        whose = (
+            f"the calls of {member}"
+            if member is not None
+            else f"the calls with **{plain(entry.subject, limit=60)}**"
+        )
+        return f"{when} {who} looked at {whose}"
     action = entry.action.replace(".", " ").replace("_", " ")
     return f"{when} {who}: {action} **{plain(entry.subject, limit=60)}**"
+
+
+def _who(user_id: int | None) -> str:
+    return {None: "the bot", FORGOTTEN_MEMBER: "a forgotten member"}.get(user_id, f"<@{user_id}>")
 
 
 def _image_source_check(

@@ -1,7 +1,7 @@
 """Channels the bot posts in: checked when an admin picks one, and every refused post told.
 
 `require_postable` is the one check for every channel an admin picks (the review channel,
-the alert channel, and the moderation log to come): it names each permission the bot lacks
+the alert channel, the moderation log): it names each permission the bot lacks
 there before anything is saved. `post` makes the bot's posts in such channels; when the bot
 cannot post (a permission was taken away, the channel was deleted) it records what went wrong
 in the audit log, which admins read with `/avatar history`, and returns it so a command can

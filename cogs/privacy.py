@@ -8,7 +8,9 @@ from discord.ext import commands
 
 from bot.errors import UserFacingError
 from bot.runway_bot import RunwayCharactersBot
+from bot.services.conversations import Deletions
 from bot.services.privacy import MAX_RETENTION_MONTHS, Forgotten
+from bot.storage.conversations import ERASED as ERASED_AT_RUNWAY
 from bot.ui.embeds import SUCCESS
 from cogs.command_index import for_everyone
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of
@@ -18,8 +20,10 @@ FORGET_PROMPT = (
     "Erase what this bot keeps about you in this server?\n"
     "• Your calls are deleted. Their minutes stay in the server's totals, under "
     '"a forgotten member", so its limits and reports still add up.\n'
+    "• What Runway keeps of your calls here (transcripts and recordings) is deleted there.\n"
     "• Avatars, knowledge and history entries you made stay, without your name.\n"
-    "• Your own daily allowance and wait between calls here start again from zero.\n"
+    "• Your own daily allowance and wait between calls here start again from zero, and your "
+    "place in the waiting line goes.\n"
     "This cannot be undone."
 )
 
@@ -49,11 +53,15 @@ class PrivacyCog(commands.GroupCog, group_name="privacy"):
         except UserFacingError as refused:
             await interaction.edit_original_response(content=refused.user_message, view=None)
             return
+        # Deleting at Runway is network work: it was queued in the erasure's transaction, is
+        # tried now, and whatever Runway refuses stays queued for the scheduled retries.
+        at_runway = await self.bot.services.conversations.forget_now(guild_id)
+        text = _erased(forgotten)
+        if forgotten.erased.get(ERASED_AT_RUNWAY):
+            text += "\n" + _deleted_at_runway(forgotten.erased[ERASED_AT_RUNWAY], at_runway)
         await interaction.edit_original_response(
             content=None,
-            embed=self.bot.embeds.make(
-                "Your data in this server is erased", _erased(forgotten), colour=SUCCESS
-            ),
+            embed=self.bot.embeds.make("Your data in this server is erased", text, colour=SUCCESS),
             view=None,
             allowed_mentions=NO_MENTIONS,
         )
@@ -86,8 +94,19 @@ class PrivacyCog(commands.GroupCog, group_name="privacy"):
         )
 
 
+def _deleted_at_runway(queued: int, done: Deletions) -> str:
+    if not done.failed:
+        return f"Runway deleted the transcripts and recordings of your {queued} call(s) here."
+    return (
+        f"Runway could not delete the transcripts and recordings of {done.failed} of your "
+        f"call(s) yet ({done.last_error}). The bot keeps them queued and tries again every "
+        "few minutes until Runway confirms; admins see it if it keeps failing."
+    )
+
+
 def _erased(forgotten: Forgotten) -> str:
-    done = [f"{kind}: {count}" for kind, count in forgotten.erased.items() if count]
+    shown = {kind: count for kind, count in forgotten.erased.items() if kind != ERASED_AT_RUNWAY}
+    done = [f"{kind}: {count}" for kind, count in shown.items() if count]
     if not done:
         return "The bot kept nothing about you here."
     return (

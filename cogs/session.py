@@ -8,34 +8,39 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import LimitReached
+from bot.errors import LimitReached, NotFound
 from bot.runway import catalog
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.actors import Actor
+from bot.services.conversations import TranscriptSharing, is_call
 from bot.services.durations import duration_text
 from bot.services.quotas import Headroom
-from bot.services.sessions import PRESET_PREFIX, StartedSession, Target, preset_label
+from bot.services.sessions import (
+    PRESET_PREFIX,
+    SlotsBusy,
+    StartedSession,
+    Target,
+    preset_label,
+)
 from bot.storage import EndReason, Session, SessionState
 from bot.ui.embeds import WARNING
 from bot.ui.fit import choices
+from cogs.call_pages import (
+    CallPager,
+    RecordingButton,
+    how_it_ended,
+    recording_view,
+    transcript_file_name,
+    transcript_of,
+)
 from cogs.command_index import for_everyone
+from cogs.line_board import LeaveLineButton, LineBoard, place_text
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 from cogs.views import Confirm, replace_reply_with_error
 
 log = logging.getLogger(__name__)
 
 CANNOT_DM = 50007
-
-_END_WORDS = {
-    "member_ended": "you ended the call",
-    "completed": "the call ended",
-    "time_limit": "the time limit was reached (Runway ends calls at about 5 minutes)",
-    "failed": "Runway reported a failure; it costs nothing",
-    "cancelled": "the session was cancelled",
-    "never_ready": "the call was never joined or Runway never got ready; it costs nothing",
-    "start_failed": "the session could not be started; it costs nothing",
-    "abandoned": "the session was abandoned",
-}
 
 
 class SessionCog(commands.GroupCog, group_name="session"):
@@ -45,6 +50,13 @@ class SessionCog(commands.GroupCog, group_name="session"):
         self.bot = bot
         super().__init__()
         bot.services.tracker.on_settled(self.send_summary)
+        self.board = LineBoard(bot, link_embed=lambda started: self.link_embed(started, None))
+
+    async def cog_load(self) -> None:
+        self.board.start()
+
+    async def cog_unload(self) -> None:
+        await self.board.stop()
 
     @for_everyone
     @app_commands.command(name="start")
@@ -65,6 +77,9 @@ class SessionCog(commands.GroupCog, group_name="session"):
         guild_id = guild_id_of(interaction)
         actor = actor_of(interaction)
         target = await sessions.target(guild_id, avatar)
+        if await self.bot.services.line.waits(guild_id, actor.user_id):
+            await self._wait_in_line(interaction, target, minutes)  # keeps their place
+            return
 
         async def progress(text: str) -> None:
             await interaction.edit_original_response(content=f"⏳ {text}")
@@ -73,6 +88,9 @@ class SessionCog(commands.GroupCog, group_name="session"):
             started = await sessions.start(
                 guild_id, actor, target, minutes=minutes, progress=progress
             )
+        except SlotsBusy:
+            await self._wait_in_line(interaction, target, minutes)
+            return
         except LimitReached as refused:
             if refused.limit != "member_live":
                 await replace_reply_with_error(interaction, refused)
@@ -83,6 +101,16 @@ class SessionCog(commands.GroupCog, group_name="session"):
             await replace_reply_with_error(interaction, error)
             return
         await self._deliver(interaction, started, target)
+
+    async def _wait_in_line(
+        self, interaction: Interaction, target: Target, minutes: int | None
+    ) -> None:
+        """Every call slot is taken: a place in line, shown (and kept up to date) here."""
+        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
+        self.board.watch(interaction, guild_id)
+        place = await self.bot.services.line.join(guild_id, actor, target, minutes=minutes)
+        if place is not None:
+            await self.board.show(guild_id, actor.user_id, place)
 
     async def _offer_to_end(
         self,
@@ -120,14 +148,18 @@ class SessionCog(commands.GroupCog, group_name="session"):
             view=None,
             allowed_mentions=NO_MENTIONS,
         )
-        started = await sessions.start(guild_id, actor, target, minutes=minutes)
+        try:
+            started = await sessions.start(guild_id, actor, target, minutes=minutes)
+        except SlotsBusy:  # the freed slot belongs to whoever was already waiting
+            await self._wait_in_line(interaction, target, minutes)
+            return
         await self._deliver(interaction, started, target)
 
     async def _deliver(
         self, interaction: Interaction, started: StartedSession, target: Target
     ) -> None:
         """DM the link; if the DM fails, the member must still get it, here."""
-        link = self._link_embed(started, target)
+        link = self.link_embed(started, target)
         try:
             await interaction.user.send(embed=link, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
@@ -174,14 +206,25 @@ class SessionCog(commands.GroupCog, group_name="session"):
     @app_commands.command(name="end")
     @app_commands.guild_only()
     async def end(self, interaction: Interaction) -> None:
-        """End your live call now."""
+        """End your live call now, or leave the waiting line."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        session = await self.bot.services.sessions.end(
-            guild_id_of(interaction), actor_of(interaction)
-        )
+        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
+        left = await self.bot.services.line.leave(guild_id, actor.user_id)
+        if left:
+            await self.board.left(guild_id, actor.user_id, "You left the waiting line.")
+        try:
+            session = await self.bot.services.sessions.end(guild_id, actor)
+        except NotFound:
+            if not left:
+                raise
+            await interaction.followup.send(
+                "You left the waiting line.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         await interaction.followup.send(
             f"Ended your call with **{plain(session.avatar_label)}** after "
-            f"{duration_text(session.used_seconds or 0)}.",
+            f"{duration_text(session.used_seconds or 0)}."
+            + (" You also left the waiting line." if left else ""),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -192,10 +235,17 @@ class SessionCog(commands.GroupCog, group_name="session"):
     async def status(self, interaction: Interaction) -> None:
         """Show your live call and how much time it has left."""
         sessions = self.bot.services.sessions
-        live = await sessions.live(guild_id_of(interaction), actor_of(interaction))
+        guild_id, actor = guild_id_of(interaction), actor_of(interaction)
+        live = await sessions.live(guild_id, actor)
         if not live:
+            place = await self.bot.services.line.place(guild_id, actor.user_id)
+            text = (
+                "You have no live call here. Start one with `/session start`."
+                if place is None
+                else place_text(place)
+            )
             await interaction.response.send_message(
-                "You have no live call here. Start one with `/session start`.", ephemeral=True
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         session = live[0]
@@ -208,7 +258,26 @@ class SessionCog(commands.GroupCog, group_name="session"):
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    def _link_embed(self, started: StartedSession, target: Target) -> discord.Embed:
+    @for_everyone
+    @app_commands.command(name="history")
+    @app_commands.guild_only()
+    async def history(self, interaction: Interaction) -> None:
+        """Your recent calls here, with what was said and their recordings."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        calls = await self.bot.services.conversations.history(
+            guild_id_of(interaction), actor_of(interaction)
+        )
+        if not calls:
+            await interaction.edit_original_response(
+                content="You have had no calls here yet. Start one with `/session start`."
+            )
+            return
+        pager = CallPager(
+            interaction, calls, title="Your call", member_name="You", show_member=False
+        )
+        await pager.show(interaction)
+
+    def link_embed(self, started: StartedSession, target: Target | None) -> discord.Embed:
         session = started.session
         embed = self.bot.embeds.make(
             f"Your call with {plain(session.avatar_label)}",
@@ -218,7 +287,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
             footer="End the call early with /session end.",
         )
         embed.add_field(name="Time limit", value=duration_text(session.max_seconds))
-        if target.avatar is not None:
+        if target is not None and target.avatar is not None:
             avatar = target.avatar
             image = avatar.processed_image_uri or avatar.reference_image_uri
             if image and image.startswith("https://"):
@@ -238,24 +307,51 @@ class SessionCog(commands.GroupCog, group_name="session"):
         return Actor(user_id=member.id, role_ids=frozenset(role.id for role in member.roles))
 
     async def send_summary(self, session: Session) -> None:
-        """DM the member how the call went; a closed DM is not an error."""
+        """DM the member how the call went, with what was said when the server shares it and
+        a Recording button when it offers that; a closed DM is not an error."""
         if session.state is SessionState.RELEASED and session.end_reason is EndReason.START_FAILED:
             return  # the member was told at once in the command's reply
-        reason = _END_WORDS.get(session.end_reason.value if session.end_reason else "", "it ended")
         embed = self.bot.embeds.make(
             f"Your call with {plain(session.avatar_label)} has ended",
-            f"It lasted {duration_text(session.used_seconds or 0)}: {reason}.",
+            f"It lasted {duration_text(session.used_seconds or 0)}: {how_it_ended(session)}.",
             colour=WARNING if session.used_seconds == 0 else discord.Colour.blurple(),
         )
         allowance = await self.bot.services.quotas.allowance(
             session.guild_id, await self._member(session)
         )
         embed.add_field(name="Your call time left today", value=_left_today(allowance.member_day))
+        embeds: list[discord.Embed] = [embed]
+        file: discord.File | None = None
+        view: discord.ui.View | None = None
+        settings = await self.bot.services.conversations.settings(session.guild_id)
+        if is_call(session) and settings.supported:
+            if settings.transcripts is not TranscriptSharing.OFF:
+                fetched, rendered = await transcript_of(self.bot, session, member="You")
+                if rendered is None:
+                    embed.add_field(
+                        name="Transcript",
+                        value=f"{fetched.problem} Look again later with `/session history`.",
+                        inline=False,
+                    )
+                elif rendered.inline is not None:
+                    embeds.append(self.bot.embeds.make("What was said", rendered.inline))
+                else:
+                    file = rendered.attachment(transcript_file_name(session))
+                    embed.add_field(
+                        name="Transcript", value="Attached as a text file.", inline=False
+                    )
+            if settings.recordings:
+                view = recording_view(session.id)
         try:
             user = self.bot.get_user(session.member_id) or await self.bot.fetch_user(
                 session.member_id
             )
-            await user.send(embed=embed, allowed_mentions=NO_MENTIONS)
+            await user.send(
+                embeds=self.bot.embeds.together(*embeds),
+                file=file or discord.utils.MISSING,
+                view=view or discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+            )
         except discord.HTTPException:
             log.info("could not DM the summary of session %s", session.id)
 
@@ -270,4 +366,5 @@ def _left_today(room: Headroom | None) -> str:
 
 
 async def setup(bot: RunwayCharactersBot) -> None:
+    bot.add_dynamic_items(RecordingButton, LeaveLineButton)
     await bot.add_cog(SessionCog(bot))

@@ -181,3 +181,27 @@ def test_metrics_are_off_unless_asked_for(
     env: dict[str, str], enabled: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert settings_from(env, monkeypatch, tmp_path).metrics_enabled is enabled
+
+
+@pytest.mark.parametrize("value", ["0", "21", "-1", "many"])
+def test_runway_max_live_sessions_must_be_one_of_runways_tiers(
+    value: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings_from({"RUNWAY_MAX_LIVE_SESSIONS": value}, monkeypatch, tmp_path)
+    [line] = describe_errors(caught.value).splitlines()[1:-1]
+    assert line.strip().startswith("RUNWAY_MAX_LIVE_SESSIONS:"), line
+    if value != "many":
+        assert "must be 1 to 20: Runway's tiers allow 1 to 20 live sessions" in line
+
+
+def test_runway_max_live_sessions_defaults_to_five(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert settings_from({}, monkeypatch, tmp_path).runway_max_live_sessions == 5
+    assert (
+        settings_from(
+            {"RUNWAY_MAX_LIVE_SESSIONS": "20"}, monkeypatch, tmp_path
+        ).runway_max_live_sessions
+        == 20
+    )

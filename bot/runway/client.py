@@ -41,6 +41,7 @@ from bot.runway.models import (
     AvatarSpec,
     AvatarStatus,
     Conversation,
+    ConversationDetail,
     CreatedSession,
     CreatedTask,
     Document,
@@ -67,6 +68,8 @@ CREATE_READ_SECONDS = 120.0
 create after 40 s, having made it: giving up sooner only trades an answer for a search."""
 _MAX_ERROR_TEXT = 300
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+# How Runway words a 429 for sessions live at once, as opposed to its daily limit.
+_CONCURRENCY = re.compile(r"concurren|at (the same time|once)|simultaneous", re.IGNORECASE)
 
 AvatarProgress = Callable[[Avatar], Awaitable[None]]
 
@@ -298,6 +301,17 @@ class RunwayClient:
         self._require(Operation.TASK_CANCEL)
         await self._request("DELETE", f"/v1/tasks/{task_id}")
 
+    async def get_conversation(self, conversation_id: str) -> ConversationDetail:
+        """A call's transcript and a fresh link to its recording (the id is its session's)."""
+        self._require(Operation.CONVERSATION_GET)
+        data = await self._json("GET", f"/v1/avatar_conversations/{conversation_id}")
+        return self._model(ConversationDetail, data)
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a call's transcript and recording at Runway."""
+        self._require(Operation.CONVERSATION_DELETE)
+        await self._request("DELETE", f"/v1/avatar_conversations/{conversation_id}")
+
     # Usage
 
     async def usage(self, start: datetime, end: datetime) -> Usage:
@@ -452,6 +466,7 @@ def _status_error(response: httpx.Response) -> RunwayError:
         return RateLimitedError(
             f"Runway's limit is reached: {text}" if text else None,
             retry_after=retry_after_seconds(response),
+            concurrency=_CONCURRENCY.search(text) is not None,
         )
     if status >= 500:
         # A 503 means "not processed" (see retry.py); other server errors may come after work.

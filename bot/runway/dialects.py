@@ -52,6 +52,8 @@ class Operation(Enum):
     VIDEO_CREATE = "making avatar videos"
     TASK_GET = "following a video's rendering"
     TASK_CANCEL = "cancelling a video"
+    CONVERSATION_GET = "keeping transcripts and recordings of calls"
+    CONVERSATION_DELETE = "deleting a call's transcript and recording at Runway"
 
 
 _SEED_OPERATIONS = frozenset(

@@ -96,9 +96,13 @@ class RateLimitedError(RunwayError):
         *,
         status: int | None = 429,
         retry_after: float | None = None,
+        concurrency: bool = False,
     ) -> None:
         super().__init__(user_message, status=status)
         self.retry_after = retry_after
+        self.concurrency = concurrency
+        """Whether the limit is on sessions live at once (one ending frees a place), not a
+        daily one."""
 
 
 class UnavailableError(RunwayError):

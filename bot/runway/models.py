@@ -138,6 +138,12 @@ class ConversationAvatar(_Model):
     name: str | None = None
 
 
+class ConversationStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
 class Conversation(_Model):
     """One realtime session as `GET /v1/avatar_conversations` lists it (same id)."""
 
@@ -146,6 +152,34 @@ class Conversation(_Model):
     created_at: datetime
     avatar: ConversationAvatar | None = None
     duration: int | None = None
+
+
+class TranscriptEntry(_Model):
+    """One turn of a call: who spoke (`user` is the member, `assistant` the avatar), what
+    was said (None for a turn that only used tools), and when."""
+
+    role: str
+    content: str | None = None
+    timestamp: datetime | None = None
+
+
+class ConversationDetail(_Model):
+    """One call as `GET /v1/avatar_conversations/{id}` answers it: its transcript (at most
+    1,000 entries) and a download link for its recording that expires within 24 to 48
+    hours (asking again gives a fresh one)."""
+
+    id: str
+    status: ConversationStatus
+    created_at: datetime
+    avatar: ConversationAvatar | None = None
+    max_duration: int | None = None
+    transcript: tuple[TranscriptEntry, ...] = ()
+    recording_url: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration: int | None = None
+    failure: str | None = None
+    failure_code: str | None = None
 
 
 class UsageDay(_Model):

@@ -24,6 +24,7 @@ from bot.services.billable import (
 )
 from bot.services.channel_posts import ChannelPostProblems
 from bot.services.chart_process import ChartProcess
+from bot.services.conversations import ConversationService
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
 from bot.services.maintenance import Maintenance
@@ -40,6 +41,7 @@ from bot.services.video_quotas import VideoQuotas
 from bot.services.video_tracker import POLL_SECONDS, RENDER_TIMEOUT_SECONDS, VideoTracker
 from bot.services.videos import VideoService
 from bot.services.voices import VoiceCatalog
+from bot.services.waiting_line import WaitingLine
 from bot.services.welcome import Welcomes
 from bot.storage import (
     AppStateRepository,
@@ -52,12 +54,14 @@ from bot.storage import (
     UsageRepository,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.conversations import ConversationRepository
 from bot.storage.intents import IntentRepository, ProcessRepository
 from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
 from bot.storage.retention import RetentionRepository
 from bot.storage.videos import VideoRepository
+from bot.storage.waiting_line import WaitingLineRepository
 from bot.storage.welcomes import WelcomeRepository
 from bot.workers.pool import WorkerPool
 
@@ -106,10 +110,15 @@ class Services:
     charts: ChartProcess
     videos: VideoService
     video_quotas: VideoQuotas
+    conversations: ConversationService
+    line: WaitingLine
 
     async def close(self) -> None:
-        """Stop what runs beside the requests: the scheduled upkeep and the chart process."""
+        """Stop what runs beside the requests: the scheduled upkeep, the deletions at Runway,
+        the waiting line and the chart process."""
         await self.maintenance.stop()
+        await self.conversations.stop()
+        await self.line.stop()
         await self.charts.close()
 
 
@@ -120,6 +129,7 @@ async def build_services(
     join_base_url: str,
     session_max_seconds: int,
     max_live_per_guild: int,
+    runway_max_live_sessions: int = 5,
     fetcher: SafeFetcher | None = None,
     avatar_poll_interval: float = 2.0,
     session_poll_interval: float = 1.0,
@@ -131,6 +141,7 @@ async def build_services(
     videos_from: SafeFetcher | None = None,
     video_poll_seconds: float = POLL_SECONDS,
     video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
+    line_poll_seconds: float = 10.0,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
     identity = ProcessIdentity(ProcessRepository(database))
@@ -211,6 +222,27 @@ async def build_services(
             max_live_per_guild=max_live_per_guild,
             session_max_seconds=runway.rules.clamp_session_seconds(session_max_seconds),
         ),
+        account_slots=runway_max_live_sessions,
+    )
+    conversations = ConversationService(
+        conversations=ConversationRepository(database),
+        sessions=sessions,
+        guilds=guilds,
+        audit=audit,
+        runway=runway,
+    )
+    session_service = SessionService(
+        sessions=sessions,
+        avatars=avatar_service,
+        runway=runway,
+        tracker=tracker,
+        quotas=quotas,
+        join_base_url=join_base_url,
+        max_seconds=session_max_seconds,
+        ready_poll=session_poll_interval,
+        billable=billable,
+        identity=identity,
+        conversations=conversations,
     )
     video_quotas = VideoQuotas(quotas=quotas, videos=video_records)
     return Services(
@@ -227,18 +259,7 @@ async def build_services(
             identity=identity,
             counter=WorkerPool(1),
         ),
-        sessions=SessionService(
-            sessions=sessions,
-            avatars=avatar_service,
-            runway=runway,
-            tracker=tracker,
-            quotas=quotas,
-            join_base_url=join_base_url,
-            max_seconds=session_max_seconds,
-            ready_poll=session_poll_interval,
-            billable=billable,
-            identity=identity,
-        ),
+        sessions=session_service,
         tracker=tracker,
         quotas=quotas,
         alerts=BudgetAlerts(
@@ -275,4 +296,16 @@ async def build_services(
             tracker=video_tracker,
         ),
         video_quotas=video_quotas,
+        conversations=conversations,
+        line=WaitingLine(
+            line=WaitingLineRepository(database),
+            sessions=session_service,
+            session_rows=sessions,
+            tracker=tracker,
+            quotas=quotas,
+            identity=identity,
+            slots=runway_max_live_sessions,
+            dialect=runway.rules.dialect,
+            poll_seconds=line_poll_seconds,
+        ),
     )

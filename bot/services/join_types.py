@@ -33,6 +33,11 @@ class JoinView:
     expires_at: int
     has_picture: bool = False
     """The avatar is one of the server's own (a preset has no picture the bot can show)."""
+    transcript: str = "Not kept by this bot"
+    """Whether the call is transcribed, and who sees it (the server's choice)."""
+    recording: str = "Not kept by this bot"
+    kept: str = "Nothing is kept"
+    """How long Runway keeps what it transcribed and recorded."""
 
 
 @dataclass(frozen=True, slots=True)

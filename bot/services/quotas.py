@@ -33,6 +33,8 @@ from bot.storage import (
 from bot.storage.quotas import QuotaName, QuotaRepository, StoredQuotas
 
 HOUR: Final = 3_600
+ACCOUNT_LIVE: Final = "account_live"
+"""The refusal when every call slot of the Runway account is taken (or members wait for one)."""
 MAX_COUNT: Final = 1_000
 MAX_SECONDS: Final = 31 * 86_400
 
@@ -74,9 +76,15 @@ class QuotaSettings:
         allowances += [seconds for role, seconds in self.role_tiers.items() if role in role_ids]
         return None if None in allowances else max(a for a in allowances if a is not None)
 
-    def policy(self, actor: Actor) -> QuotaPolicy:
+    def policy(
+        self, actor: Actor, *, account_slots: int | None = None, yield_to_line: bool = False
+    ) -> QuotaPolicy:
         return QuotaPolicy(
-            limits=self.limits, member_day=self.member_day(actor.role_ids), timezone=self.timezone
+            limits=self.limits,
+            member_day=self.member_day(actor.role_ids),
+            timezone=self.timezone,
+            account_slots=account_slots,
+            yield_to_line=yield_to_line,
         )
 
 
@@ -104,6 +112,10 @@ class QuotaPolicy:
     limits: Mapping[QuotaName, int | None]
     member_day: int | None
     timezone: ZoneInfo
+    account_slots: int | None = None
+    """Calls the Runway account may run at once, across every server (None: not checked)."""
+    yield_to_line: bool = False
+    """A free slot is refused while members wait in line for one (they come first)."""
 
     def usage_query(self, now: int) -> UsageQuery:
         day, month = local_time.calendar(now, self.timezone)
@@ -112,7 +124,11 @@ class QuotaPolicy:
             periods.append(day)
         if self.limits[QuotaName.GUILD_MONTH] is not None:
             periods.append(month)
-        return UsageQuery(periods=tuple(periods), member_last_end=bool(self._cooldown))
+        return UsageQuery(
+            periods=tuple(periods),
+            member_last_end=bool(self._cooldown),
+            account=self.account_slots is not None,
+        )
 
     def admit(self, request: NewSession, usage: UsageSnapshot, now: int) -> None:
         refusals = self.refusals(request.max_seconds, usage, now)
@@ -145,6 +161,13 @@ class QuotaPolicy:
         ):
             if cap is not None and live >= cap:
                 found.append(LimitReached(limit, cap, live))
+        slots = self.account_slots
+        if slots is not None and (
+            usage.account_live >= slots or (self.yield_to_line and usage.account_waiting > 0)
+        ):
+            # Last of all (the sort is stable): waiting in line is worth it only when no
+            # other limit stands in the way.
+            found.append(LimitReached(ACCOUNT_LIVE, slots, usage.account_live))
         found.sort(key=lambda refusal: -(refusal.frees_at or 0))
         return found
 
@@ -216,20 +239,27 @@ class QuotaService:
         quotas: QuotaRepository,
         guilds: GuildSettingsRepository,
         defaults: Mapping[QuotaName, int | None],
+        account_slots: int | None = None,
         clock: Clock = unix_now,
     ) -> None:
         self._quotas = quotas
         self._guilds = guilds
         self._defaults = dict(defaults)
+        self._account_slots = account_slots
         self._clock = clock
 
+    @property
+    def account_slots(self) -> int | None:
+        """Calls the Runway account may run at once (RUNWAY_MAX_LIVE_SESSIONS)."""
+        return self._account_slots
+
     async def settings(self, guild_id: int) -> QuotaSettings:
-        return self._resolve(await self._quotas.get(guild_id))
+        return self.resolve(await self._quotas.get(guild_id))
 
     async def plan_start(self, guild_id: int, actor: Actor, wanted_seconds: int) -> StartPlan:
         """The policy for this member's start and a length that fits what is left."""
         settings, usage, now = await self._facts(guild_id, actor)
-        policy = settings.policy(actor)
+        policy = settings.policy(actor, account_slots=self._account_slots, yield_to_line=True)
         return StartPlan(policy, policy.fit(wanted_seconds, usage, now))
 
     async def allowance(
@@ -324,7 +354,9 @@ class QuotaService:
         await self._guilds.update(guild_id, timezone=local_time.UTC_ZONE.key)
         return await self.settings(guild_id)
 
-    def _resolve(self, stored: StoredQuotas) -> QuotaSettings:
+    def resolve(self, stored: StoredQuotas) -> QuotaSettings:
+        """A guild's records with the defaults filled in (pure: the waiting line calls it
+        inside the transaction that gives a slot)."""
         return QuotaSettings(
             guild_id=stored.guild_id,
             limits=self._defaults | dict(stored.limits),
@@ -344,7 +376,7 @@ class QuotaService:
             member.user_id,
             lambda name: local_time.calendar(now, local_time.zone_or_utc(name)),
         )
-        return self._resolve(stored), usage, now
+        return self.resolve(stored), usage, now
 
 
 def _check_bounds(name: QuotaName, value: int | None, operator_longest: int | None) -> None:
@@ -368,6 +400,7 @@ _WAIT_FOR_A_SESSION: Final = {
     "member_live": "You already have a live session here. End it with `/session end` first.",
     "guild_live": "This server has as many live sessions as it allows right now; "
     "try again when one ends.",
+    ACCOUNT_LIVE: "Every call slot of this bot is busy right now; try again when one ends.",
 }
 
 

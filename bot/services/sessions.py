@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from bot.errors import InvalidInput, LimitReached, NotFound
+from bot.errors import InvalidInput, LimitReached, NotFound, UserFacingError
 from bot.runway import catalog
 from bot.runway.client import RunwayClient
 from bot.runway.dialects import Operation
-from bot.runway.errors import RunwayError
+from bot.runway.errors import RateLimitedError, RunwayError
 from bot.runway.models import CreatedSession, CustomAvatar, PresetAvatar, SessionSpec
 from bot.services.actors import Actor
 from bot.services.avatars import AvatarService
@@ -35,10 +35,11 @@ from bot.services.billable import (
     NotCreated,
     Progress,
 )
+from bot.services.conversations import ConversationService
 from bot.services.join_types import JoinCredentials, JoinPicture, JoinState, JoinView
 from bot.services.join_vault import seal, secret_hash, unseal, valid_secret
 from bot.services.processes import ProcessIdentity
-from bot.services.quotas import QuotaService
+from bot.services.quotas import ACCOUNT_LIVE, QuotaService
 from bot.services.reconcile_kinds import PRESET_TARGET, session_fingerprint
 from bot.services.tracker import READY_TIMEOUT_SECONDS, SessionTracker
 from bot.storage import (
@@ -106,12 +107,14 @@ class SessionService:
         max_seconds: int,
         billable: BillableCalls,
         identity: ProcessIdentity,
+        conversations: ConversationService,
         clock: Clock = unix_now,
         ready_wait: float = READY_WAIT_SECONDS,
         ready_poll: float = 1.0,
     ) -> None:
         self._billable = billable
         self._identity = identity
+        self._conversations = conversations
         self._sessions = sessions
         self._avatars = avatars
         self._runway = runway
@@ -151,19 +154,14 @@ class SessionService:
         minutes: int | None = None,
         progress: Progress | None = None,
     ) -> StartedSession:
+        """Reserve and set up the member's call. Raises `SlotsBusy` when every call slot of
+        the account is taken (or members wait for one): the member may wait in line."""
         wanted = self._max_seconds if minutes is None else minutes * 60
         # The quotas fit the call to what today's and this month's budgets have left; the
         # reservation's transaction then checks every limit again, with the facts of that moment.
         plan = await self._quotas.plan_start(guild_id, actor, min(wanted, self._max_seconds))
         max_seconds = self._runway.rules.clamp_session_seconds(plan.max_seconds)
-        shown = (
-            CustomAvatar(avatar_id=target.avatar.runway_id)
-            if target.avatar and target.avatar.runway_id
-            else PresetAvatar(preset_id=target.preset_id or "")
-        )
-        intent_target = (
-            shown.avatar_id if isinstance(shown, CustomAvatar) else PRESET_TARGET + shown.preset_id
-        )
+        shown = _shown(target)
         try:
             session = await self._sessions.reserve(
                 NewSession(
@@ -177,33 +175,80 @@ class SessionService:
                 ),
                 plan.policy,
                 owner=self._identity.id,
-                intent=NewIntent(
-                    kind=IntentKind.SESSION,
-                    guild_id=guild_id,
-                    member_id=actor.user_id,
-                    name=target.label,
-                    fingerprint=session_fingerprint(intent_target, max_seconds),
-                    target=intent_target,
-                    decide_after=self._clock() + int(self._runway.create_read_seconds),
-                    detail={"max_seconds": max_seconds},
+                intent=self.session_intent(
+                    guild_id, actor.user_id, target.label, runway_target(target), max_seconds
                 ),
             )
         except StorageLimit as limit:
             metrics.refused(limit.limit)
+            if limit.limit == ACCOUNT_LIVE:
+                raise SlotsBusy(runway_said=False) from None
             raise LimitReached(
                 plan.policy.explain(limit, self._clock()), limit=limit.limit
             ) from None
         metrics.SESSION_ADMISSIONS.inc()
+        return await self._open(session, shown, target.label, progress)
+
+    def wanted_seconds(self, minutes: int | None) -> int:
+        """How long a call asked for with `minutes` may last at most (the operator's cap)."""
+        return min(self._max_seconds, self._max_seconds if minutes is None else minutes * 60)
+
+    def clamp_seconds(self, seconds: int) -> int:
+        """A call's length as Runway takes it (its shortest and longest calls)."""
+        return self._runway.rules.clamp_session_seconds(seconds)
+
+    def session_intent(
+        self, guild_id: int, member_id: int, label: str, target: str, max_seconds: int
+    ) -> NewIntent:
+        """The intent written with a call's reservation, before Runway is asked for it."""
+        return NewIntent(
+            kind=IntentKind.SESSION,
+            guild_id=guild_id,
+            member_id=member_id,
+            name=label,
+            fingerprint=session_fingerprint(target, max_seconds),
+            target=target,
+            decide_after=self._clock() + int(self._runway.create_read_seconds),
+            detail={"max_seconds": max_seconds},
+        )
+
+    async def open_given(self, session: Session) -> StartedSession:
+        """Set up at Runway a call reserved for a member by the waiting line. Raises
+        `InvalidInput`/`NotFound` (the reservation released) when its avatar can no longer
+        take calls, and what `start` raises when Runway refuses."""
+        if session.avatar_id is not None:
+            try:
+                target = await self.target(session.guild_id, str(session.avatar_id))
+            except UserFacingError:
+                await self._sessions.release(session.id, EndReason.START_FAILED)
+                raise
+        else:
+            target = Target(label=session.avatar_label, preset_id=session.preset_id)
+        return await self._open(session, _shown(target), session.avatar_label, None)
+
+    async def _open(
+        self,
+        session: Session,
+        shown: CustomAvatar | PresetAvatar,
+        label: str,
+        progress: Progress | None,
+    ) -> StartedSession:
+        """Create the reserved call at Runway under its intent, and mint its join link."""
         intent_id = await self._billable.intents.for_record(IntentKind.SESSION, session.id)
         try:
             answer = await self._billable.call(
                 intent_id,
                 lambda: self._runway.create_session(
-                    SessionSpec(avatar=shown, max_seconds=max_seconds)
+                    SessionSpec(avatar=shown, max_seconds=session.max_seconds)
                 ),
-                what=f"your call with {target.label}",
+                what=f"your call with {label}",
                 progress=progress,
             )
+        except RateLimitedError as refused:
+            await self._sessions.release(session.id, EndReason.START_FAILED)
+            if refused.concurrency:
+                raise SlotsBusy(runway_said=True) from refused
+            raise
         except (RunwayError, NotCreated, CannotTell):
             await self._sessions.release(session.id, EndReason.START_FAILED)
             raise
@@ -258,11 +303,15 @@ class SessionService:
         if state not in (JoinState.OK, JoinState.IN_USE) or session is None:
             return state, None
         assert session.code_expires_at is not None
+        told = await self._conversations.disclosure(session.guild_id)
         return state, JoinView(
             avatar_name=session.avatar_label,
             max_seconds=session.max_seconds,
             expires_at=session.code_expires_at,
             has_picture=session.avatar_id is not None,
+            transcript=told.transcript,
+            recording=told.recording,
+            kept=told.kept,
         )
 
     async def picture(self, code: str) -> tuple[JoinState, JoinPicture | None]:
@@ -382,6 +431,29 @@ class SessionService:
         if session.code_expires_at is None or session.code_expires_at <= self._clock():
             return JoinState.EXPIRED
         return JoinState.OK
+
+
+class SlotsBusy(Exception):
+    """Every call slot of the Runway account is taken, by the bot's own count or because
+    Runway answered so (`runway_said`), or members already wait for one: the member may wait
+    in line."""
+
+    def __init__(self, *, runway_said: bool) -> None:
+        super().__init__("every call slot is busy")
+        self.runway_said = runway_said
+
+
+def runway_target(target: Target) -> str:
+    """What the call shows at Runway, as intents record it: an avatar's Runway id, or a preset."""
+    if target.avatar is not None and target.avatar.runway_id:
+        return target.avatar.runway_id
+    return PRESET_TARGET + (target.preset_id or "")
+
+
+def _shown(target: Target) -> CustomAvatar | PresetAvatar:
+    if target.avatar is not None and target.avatar.runway_id:
+        return CustomAvatar(avatar_id=target.avatar.runway_id)
+    return PresetAvatar(preset_id=target.preset_id or "")
 
 
 def preset_label(preset_id: str) -> str:

@@ -33,6 +33,8 @@ class UsageQuery:
 
     periods: tuple[Period, ...] = ()
     member_last_end: bool = False
+    account: bool = False
+    """Whether to read the account's live sessions and waiting line too (`UsageSnapshot`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,10 @@ class UsageSnapshot:
     member_live: int
     periods: Mapping[Period, PeriodUsage]
     member_last_ended_at: int | None  # only read when the query asks for it
+    account_live: int = 0
+    """Live sessions of every server: Runway's limit is per account (read when asked)."""
+    account_waiting: int = 0
+    """Members waiting in line for a call slot, of every server (read when asked)."""
 
 
 class AdmissionPolicy(Protocol):

@@ -81,6 +81,30 @@ def _forget_actor(tx: WriteTx, guild_id: int, member_id: int) -> int:
     )
 
 
+LOOKED_UP_MEMBER = "member_id"
+"""The `detail` key of an entry that names the member whose calls an admin looked at."""
+
+
+@personal_data("look-ups of your calls")
+def _forget_looked_up(tx: WriteTx, guild_id: int, member_id: int) -> int:
+    """Entries recording that an admin looked at the member's calls keep the look-up and
+    lose whose calls they were (details are JSON text, read here rather than in SQL)."""
+    changed = 0
+    rows = tx.fetch_all(
+        "SELECT id, detail FROM audit_log WHERE guild_id = :guild AND action LIKE 'call.%'",
+        {"guild": guild_id},
+    )
+    for row in rows:
+        detail = json.loads(row["detail"])
+        if detail.get(LOOKED_UP_MEMBER) == str(member_id):
+            detail[LOOKED_UP_MEMBER] = str(FORGOTTEN_MEMBER)
+            changed += tx.execute(
+                "UPDATE audit_log SET detail = :detail WHERE id = :id",
+                {"detail": json.dumps(detail), "id": row["id"]},
+            )
+    return changed
+
+
 def _entry(row: Row) -> AuditEntry:
     return AuditEntry(
         id=row["id"],

@@ -71,6 +71,17 @@ _FACTS = hot(
     },
 )
 
+# The account's live sessions (Runway limits how many run at once per account, whatever the
+# server) from the live index alone, and the members waiting in line for one.
+_ACCOUNT = hot(
+    "admission: the account's live calls and waiting line",
+    """
+    SELECT (SELECT count(*) FROM sessions WHERE state IN ('RESERVED', 'OPEN')),
+           (SELECT count(*) FROM waiting_line WHERE state = 'WAITING')
+    """,
+    reads={"sessions_open": None, "waiting_line_order": None},
+)
+
 _NO_PERIOD = Period(0, 0)
 
 
@@ -81,8 +92,10 @@ def read_usage(
     periods: Sequence[Period],
     *,
     member_last_end: bool,
+    account: bool = False,
 ) -> UsageSnapshot:
-    """The live counts, each period's charges and (if asked) the member's last end."""
+    """The live counts, each period's charges and (if asked) the member's last end and the
+    account's live calls and waiting line."""
     charged: dict[Period, PeriodUsage] = {}
     row = None
     for first, second in _pairs(periods):
@@ -106,11 +119,14 @@ def read_usage(
         if second is not _NO_PERIOD:
             charged[second] = PeriodUsage(guild_seconds=row[4], member_seconds=row[5])
     assert row is not None
+    account_row = tx.fetch_one(_ACCOUNT) if account else None
     return UsageSnapshot(
         guild_live=row[0],
         member_live=row[1],
         periods=charged,
         member_last_ended_at=row[6] if member_last_end else None,
+        account_live=0 if account_row is None else account_row[0],
+        account_waiting=0 if account_row is None else account_row[1],
     )
 
 

@@ -29,6 +29,10 @@ class GuildSettings:
     timezone: str = "UTC"
     retention_months: int | None = None  # None: keep every session
     video_role_id: int | None = None  # who may ask for avatar videos besides managers
+    transcripts: str = "off"  # 'off', 'member' or 'moderation' (see migration 0006)
+    recordings: bool = False
+    moderation_channel_id: int | None = None
+    conversation_days: int | None = None  # None: the bot never deletes conversations at Runway
 
 
 class GuildSettingsRepository:
@@ -51,6 +55,10 @@ class GuildSettingsRepository:
         timezone: str | Unset = UNSET,
         retention_months: int | Unset | None = UNSET,
         video_role_id: int | Unset | None = UNSET,
+        transcripts: str | Unset = UNSET,
+        recordings: bool | Unset = UNSET,
+        moderation_channel_id: int | Unset | None = UNSET,
+        conversation_days: int | Unset | None = UNSET,
     ) -> GuildSettings:
         """Change only the fields given (None clears a channel or role, or keeps every session)
         in one statement.
@@ -65,10 +73,14 @@ class GuildSettingsRepository:
             timezone=timezone,
             retention_months=retention_months,
             video_role_id=video_role_id,
+            transcripts=transcripts,
+            recordings=recordings,
+            moderation_channel_id=moderation_channel_id,
+            conversation_days=conversation_days,
         )
         # A guild's first change inserts its row: the columns not given take the defaults.
         defaults = GuildSettings(guild_id)
-        for column in ("approval_required", "timezone"):
+        for column in ("approval_required", "timezone", "transcripts", "recordings"):
             if not params[f"set_{column}"]:
                 params[column] = getattr(defaults, column)
         now = self._clock()
@@ -109,9 +121,11 @@ _GET = hot(
 _UPSERT = """
 INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,
                             alert_channel_id, timezone, retention_months, video_role_id,
+                            transcripts, recordings, moderation_channel_id, conversation_days,
                             updated_at)
 VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
-        :alert_channel_id, :timezone, :retention_months, :video_role_id, :now)
+        :alert_channel_id, :timezone, :retention_months, :video_role_id, :transcripts,
+        :recordings, :moderation_channel_id, :conversation_days, :now)
 ON CONFLICT (guild_id) DO UPDATE SET
     manager_role_id = iif(:set_manager_role_id, excluded.manager_role_id, manager_role_id),
     approval_required = iif(:set_approval_required, excluded.approval_required, approval_required),
@@ -122,6 +136,13 @@ ON CONFLICT (guild_id) DO UPDATE SET
                             ELSE retention_months END,
     video_role_id = CASE WHEN :set_video_role_id THEN excluded.video_role_id
                          ELSE video_role_id END,
+    transcripts = CASE WHEN :set_transcripts THEN excluded.transcripts ELSE transcripts END,
+    recordings = CASE WHEN :set_recordings THEN excluded.recordings ELSE recordings END,
+    moderation_channel_id = CASE WHEN :set_moderation_channel_id
+                                 THEN excluded.moderation_channel_id
+                                 ELSE moderation_channel_id END,
+    conversation_days = CASE WHEN :set_conversation_days THEN excluded.conversation_days
+                             ELSE conversation_days END,
     updated_at = excluded.updated_at
 RETURNING *
 """
@@ -137,6 +158,10 @@ def _settings(row: Row) -> GuildSettings:
         timezone=row["timezone"],
         retention_months=row["retention_months"],
         video_role_id=row["video_role_id"],
+        transcripts=row["transcripts"],
+        recordings=bool(row["recordings"]),
+        moderation_channel_id=row["moderation_channel_id"],
+        conversation_days=row["conversation_days"],
     )
 
 

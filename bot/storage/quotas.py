@@ -71,7 +71,7 @@ class QuotaRepository:
         self._clock = clock
 
     async def get(self, guild_id: int) -> StoredQuotas:
-        return await self._db.write(lambda tx: _stored(tx, guild_id))
+        return await self._db.write(lambda tx: stored_quotas(tx, guild_id))
 
     async def set_limit(
         self, guild_id: int, name: QuotaName, value: int | None, *, actor_id: int
@@ -146,7 +146,7 @@ class QuotaRepository:
         """
 
         def body(tx: WriteTx) -> tuple[StoredQuotas, UsageSnapshot]:
-            stored = _stored(tx, guild_id)
+            stored = stored_quotas(tx, guild_id)
             day, month = periods(stored.timezone)
             return stored, read_usage(tx, guild_id, member_id, (day, month), member_last_end=True)
 
@@ -180,7 +180,7 @@ class QuotaRepository:
         return await self._db.write(body)
 
 
-def _stored(tx: ReadTx, guild_id: int) -> StoredQuotas:
+def stored_quotas(tx: ReadTx, guild_id: int) -> StoredQuotas:
     """Everything about a guild's quotas in one statement."""
     row = tx.fetch_one(_READ, {"guild": guild_id})
     assert row is not None, "a SELECT of subqueries always returns a row"

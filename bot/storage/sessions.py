@@ -117,10 +117,7 @@ class SessionRepository:
         query = policy.usage_query(now)
 
         def body(tx: WriteTx) -> Session:
-            if new.avatar_id is not None and (
-                tx.fetch_one(_GUILD_AVATAR, {"guild": new.guild_id, "avatar": new.avatar_id})
-                is None
-            ):
+            if new.avatar_id is not None and not avatar_of_guild(tx, new.guild_id, new.avatar_id):
                 raise NotFoundError(f"avatar {new.avatar_id} not found in this guild")
             usage = read_usage(
                 tx,
@@ -128,20 +125,10 @@ class SessionRepository:
                 new.member_id,
                 query.periods,
                 member_last_end=query.member_last_end,
+                account=query.account,
             )
             policy.admit(new, usage, now)
-            row = tx.fetch_one(
-                _INSERT,
-                {
-                    "guild": new.guild_id, "member": new.member_id, "avatar": new.avatar_id,
-                    "preset": new.preset_id, "label": new.avatar_label, "dialect": new.dialect,
-                    "max_seconds": new.max_seconds, "now": now, "owner": owner,
-                },
-            )  # fmt: skip
-            assert row is not None, "INSERT ... RETURNING returns the row"
-            if intent is not None and owner is not None:
-                insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
-            return _reservation(row[0], new, now, owner)
+            return insert_reservation(tx, new, now, owner=owner, intent=intent)
 
         return await self._db.write(body)
 
@@ -284,6 +271,25 @@ class SessionRepository:
 
     async def live_for_member(self, guild_id: int, member_id: int) -> list[Session]:
         return await self._select(_LIVE_FOR_MEMBER, {"guild": guild_id, "member": member_id})
+
+    async def recent_calls(
+        self,
+        guild_id: int,
+        *,
+        member_id: int | None = None,
+        avatar_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Session]:
+        """A member's or an avatar's last `limit` calls in the server that ended after being
+        set up at Runway, newest first (a history page, a moderator's look-up)."""
+        params: dict[str, SqlValue] = {
+            "guild": guild_id,
+            "member": member_id,
+            "avatar": avatar_id,
+            "limit": limit,
+        }
+        sql = _MEMBER_RECENT if avatar_id is None else _AVATAR_RECENT
+        return await self._select(sql, params)
 
     async def in_period(
         self, guild_id: int, period: Period, *, member_id: int | None = None
@@ -439,6 +445,53 @@ _MEMBER_IN_PERIOD = hot(
     ORDER BY created_at, id
     """,
     reads={"sessions_live": None, "sessions_member_ended": "created_at>"},
+)
+
+
+def insert_reservation(
+    tx: WriteTx, new: NewSession, now: int, *, owner: int | None, intent: NewIntent | None
+) -> Session:
+    """Record an admitted reservation, with the intent to create it at Runway when given (its
+    `record_id` becomes the reservation's id), inside the caller's transaction."""
+    row = tx.fetch_one(
+        _INSERT,
+        {
+            "guild": new.guild_id, "member": new.member_id, "avatar": new.avatar_id,
+            "preset": new.preset_id, "label": new.avatar_label, "dialect": new.dialect,
+            "max_seconds": new.max_seconds, "now": now, "owner": owner,
+        },
+    )  # fmt: skip
+    assert row is not None, "INSERT ... RETURNING returns the row"
+    if intent is not None and owner is not None:
+        insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
+    return _reservation(row[0], new, now, owner)
+
+
+def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:
+    return tx.fetch_one(_GUILD_AVATAR, {"guild": guild_id, "avatar": avatar_id}) is not None
+
+
+_MEMBER_RECENT = hot(
+    "history: a member's recent calls",
+    """
+    SELECT * FROM sessions
+    WHERE guild_id = :guild AND member_id = :member AND state IN ('SETTLED', 'RELEASED')
+      AND runway_id IS NOT NULL
+    ORDER BY created_at DESC LIMIT :limit
+    """,
+    reads={"sessions_member_ended": None},
+)
+
+# `+guild_id`: the server's own index would walk its whole history; the avatar's is made for this.
+_AVATAR_RECENT = hot(
+    "look-up: an avatar's recent calls",
+    """
+    SELECT * FROM sessions
+    WHERE avatar_id = :avatar AND +guild_id = :guild AND state IN ('SETTLED', 'RELEASED')
+      AND runway_id IS NOT NULL
+    ORDER BY created_at DESC LIMIT :limit
+    """,
+    reads={"sessions_avatar_ended": None},
 )
 
 

@@ -33,6 +33,7 @@ LIMITS: Final = (
     "cooldown",
     "member_live",
     "guild_live",
+    "account_live",
 )
 """The limits a session start can be refused by (`QuotaPolicy.refusals`); any other name is
 counted as `other`, so a limit added later shows up without growing the label set unseen."""

@@ -34,7 +34,11 @@ from tests.fakediscord import (
     Permission,
 )
 
-PICKS = {"avatar permissions": "review_channel", "quota set": "alert_channel"}
+PICKS = {
+    "avatar permissions": "review_channel",
+    "quota set": "alert_channel",
+    "calls settings": "moderation_log",
+}
 CHECKED = {
     Permission.VIEW_CHANNEL: "View Channel",
     Permission.SEND_MESSAGES: "Send Messages",
@@ -105,6 +109,9 @@ async def test_picking_a_channel_names_the_permission_the_bot_lacks_there(
     if command == "quota set":
         shown = await run(fake_discord, "quota show", admin)
         assert fields(shown, 1)["Alerts"] == "off"
+    elif command == "calls settings":
+        shown = await run(fake_discord, "calls settings", admin)
+        assert fields(shown)["Moderation log"] == "not set"
     else:
         shown = await run(fake_discord, "avatar permissions", admin)
         assert fields(shown)["Review channel"] == "not set"

@@ -250,6 +250,7 @@ async def test_every_free_text_option_declares_its_limits(
         collect(command.options, command.name)
     assert limits == {
         "avatar create name": (1, 50),
+        "calls lookup avatar": (1, 50),
         "avatar create voice": (1, 64),
         "avatar create image_url": (1, 2048),
         "avatar show avatar": (1, 50),

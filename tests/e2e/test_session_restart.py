@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
+import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,10 +21,12 @@ import httpx
 import pytest
 
 from bot.runway.sandbox import Sandbox
+from tests.e2e.avatar_steps import settled as settled_reply
 from tests.e2e.conftest import runway_settings
 from tests.e2e.realbot import start_real_bot
 from tests.e2e.session_steps import (
     PRESET,
+    PRESET_LABEL,
     SESSION_ROUTE,
     SESSIONS_ROUTE,
     Browser,
@@ -161,6 +165,75 @@ async def test_a_start_killed_while_runway_creates_is_found_cancelled_and_told_a
     finally:
         code = await second.stop()
     assert code == 0, second.tail()
+
+
+async def test_a_restart_in_the_middle_of_the_waiting_line_loses_no_ones_place(
+    fake_discord: FakeDiscord,
+    runway: Sandbox,
+    bot_settings: Mapping[str, str],
+    bot_workdir: Path,
+) -> None:
+    """SIGKILL while two members wait for the one slot: after the restart both are told by
+    DM that their place is kept, and the slot goes to them in their order."""
+    settings = {**bot_settings, "RUNWAY_MAX_LIVE_SESSIONS": str(live_sessions(bot_workdir) + 1)}
+    guild = await fake_discord.create_guild("Line Server")
+    holder, first_in_line, second_in_line = (
+        fake_discord.create_member(guild, name) for name in ("holder", "first", "second")
+    )
+    before = await start_real_bot(fake_discord, bot_workdir, settings)
+    try:
+        await start_session(fake_discord, holder)
+        for member in (first_in_line, second_in_line):
+            asked = await fake_discord.invoke(
+                "session start", member=member, options={"avatar": PRESET}
+            )
+            reply = await settled_reply(fake_discord, asked)
+            assert "call slots are busy" in reply.text or "call slot is busy" in reply.text
+        before.process.send_signal(signal.SIGKILL)
+        assert await before.process.wait() == -signal.SIGKILL
+    finally:
+        await before.stop()
+
+    after = await start_real_bot(fake_discord, bot_workdir, settings)
+    try:
+        notices = [
+            await fake_discord.wait_for_dm(member, timeout=15)
+            for member in (first_in_line, second_in_line)
+        ]
+        assert [re.search(r"You are #(\d+) in line", n.text)[1] for n in notices] == ["1", "2"]  # type: ignore[index]
+        await end_session(fake_discord, holder)
+        turn = await fake_discord.wait_for_dm(first_in_line, count=2, timeout=15)
+        assert turn.embed.title == f"Your turn: Your call with {PRESET_LABEL}"
+        await until_text(fake_discord, notices[1].id, "You are #1 in line")
+        await end_session(fake_discord, first_in_line)
+        second_turn = await fake_discord.wait_for_dm(second_in_line, count=2, timeout=15)
+        assert second_turn.embed.title == f"Your turn: Your call with {PRESET_LABEL}"
+        await end_session(fake_discord, second_in_line)
+    finally:
+        code = await after.stop()
+    assert code == 0, after.tail()
+
+
+async def until_text(fake: FakeDiscord, message_id: int, text: str) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        message = fake.message(message_id)
+        if message is not None and text in message.text:
+            return
+        assert time.monotonic() < deadline, f"{text!r} never shown"
+        await asyncio.sleep(0.05)
+
+
+def live_sessions(workdir: Path) -> int:
+    """Calls still live in the bot's database (earlier tests of this module may leave one)."""
+    if not (workdir / "bot.db").exists():
+        return 0
+    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
+        (count,) = database.execute(
+            "SELECT count(*) FROM sessions WHERE state IN ('RESERVED', 'OPEN')"
+        ).fetchone()
+    database.close()
+    return int(count)
 
 
 async def test_sigterm_stops_the_bot_within_seconds_even_mid_join(

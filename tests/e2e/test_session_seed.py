@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from bot.runway.sandbox import Sandbox
+from bot.services.conversations import NO_CONVERSATIONS
 from tests.e2e.conftest import runway_settings
 from tests.e2e.session_steps import (
     PRESET_LABEL,
@@ -139,3 +140,27 @@ async def test_a_runway_fault_at_start_releases_the_reservation(
     assert again.dm is not None
     assert [r.state for r in session_rows(bot_workdir, member)] == ["RELEASED", "OPEN"]
     await end_session(fake_discord, member)
+
+
+async def test_the_seed_keeps_no_transcripts_or_recordings_and_says_so_plainly(
+    fake_discord: FakeDiscord,
+    bot: BotProcess,
+    member: Member,
+    admin: Member,
+    browser: Browser,
+) -> None:
+    _, history = await run(fake_discord, "session history", member)
+    assert history.embed.description == NO_CONVERSATIONS
+    settings = await (await fake_discord.invoke("calls settings", member=admin)).final()
+    assert "keeps no transcripts or recordings of calls" in (settings.embed.description or "")
+    lookup = await fake_discord.invoke("calls lookup", member=admin, options={"member": member})
+    assert (await lookup.final()).embed.description == NO_CONVERSATIONS
+
+    started = await start_session(fake_discord, member)
+    page = (await browser.open(started.code)).text
+    assert "Not kept: this bot&#x27;s Runway API keeps no transcripts or recordings" in page
+    assert (await browser.join(started.code)).status_code == 200
+    await end_session(fake_discord, member)
+    summary = await fake_discord.wait_for_dm(member, count=2)
+    assert [embed.title for embed in summary.embeds] == [f"Your call with {PRESET_LABEL} has ended"]
+    assert summary.buttons == []

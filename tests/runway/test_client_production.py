@@ -232,3 +232,31 @@ async def test_unknown_ids_are_not_found(client: RunwayClient) -> None:
         await client.delete_document(missing)
     with pytest.raises(NotFoundError):
         await client.get_session(missing)
+
+
+async def test_a_calls_conversation_is_read_with_a_fresh_recording_link_then_deleted(
+    client: RunwayClient, production_sandbox: Sandbox
+) -> None:
+    created = await client.create_session(
+        SessionSpec(avatar=PresetAvatar(preset_id="influencer"), max_seconds=60)
+    )
+    production_sandbox.advance(1)
+    ready = await client.get_session(created.id)
+    assert ready.session_key is not None
+    await client.consume_session(created.id, SecretStr(ready.session_key))
+    production_sandbox.end_session(created.id, after_seconds=12)
+
+    first = await client.get_conversation(created.id)
+    assert (first.status.value, first.duration) == ("ended", 12)
+    assert [entry.role for entry in first.transcript][:2] == ["assistant", "user"]
+    assert first.transcript[0].timestamp is not None
+    assert first.recording_url is not None
+    production_sandbox.advance(1)
+    again = await client.get_conversation(created.id)
+    assert again.recording_url != first.recording_url  # each fetch signs a fresh link
+
+    await client.delete_conversation(created.id)
+    with pytest.raises(NotFoundError):
+        await client.get_conversation(created.id)
+    with pytest.raises(NotFoundError):
+        await client.delete_conversation(created.id)

@@ -167,6 +167,18 @@ async def test_org_concurrency_limit_is_rate_limited(production_sandbox: Sandbox
         with pytest.raises(RateLimitedError) as caught:
             await runway.create_session(SESSION)
     assert "limit" in caught.value.user_message.lower()
+    assert caught.value.concurrency  # a place frees when a call ends: worth waiting in line
+    production_sandbox.inject(
+        method="POST", route=SESSIONS, status=429, body={"error": "Daily limit reached."}
+    )
+    async with RunwayClient(
+        base_url=production_sandbox.base_url,
+        api_key=SecretStr(SANDBOX_KEY),
+        retry=RetryPolicy(attempts=1),
+    ) as runway:
+        with pytest.raises(RateLimitedError) as daily:
+            await runway.create_session(SESSION)
+    assert not daily.value.concurrency
 
 
 async def test_unreachable_runway_is_unavailable() -> None:

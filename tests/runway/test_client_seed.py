@@ -115,6 +115,8 @@ async def test_seed_errors_are_mapped(wired: tuple[RunwayClient, Wire]) -> None:
         (lambda c: c.get_session("s"), "following a session"),
         (lambda c: c.cancel_session("s"), "ending a session"),
         (lambda c: c.consume_session("s", SecretStr("k")), "join credentials"),
+        (lambda c: c.get_conversation("s"), "transcripts and recordings"),
+        (lambda c: c.delete_conversation("s"), "transcript and recording at Runway"),
     ],
 )
 async def test_operations_the_seed_lacks_say_so(seed_sandbox: Sandbox, call, words: str) -> None:

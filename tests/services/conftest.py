@@ -52,6 +52,7 @@ async def open_world(
     *,
     trace: Callable[[str], None] | None = None,
     max_live_per_guild: int = 3,
+    runway_max_live_sessions: int = 100,
 ) -> AsyncIterator[World]:
     """Every service on the database at `path`, wired as in production, against `sandbox`."""
     async with (
@@ -69,6 +70,7 @@ async def open_world(
             join_base_url="https://bot.example.org",
             session_max_seconds=300,
             max_live_per_guild=max_live_per_guild,
+            runway_max_live_sessions=runway_max_live_sessions,
             avatar_poll_interval=0.05,
             session_poll_interval=0.05,
         )

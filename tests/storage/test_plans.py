@@ -244,6 +244,11 @@ async def test_the_hot_services_send_only_registered_queries(
     await services.usage.report(guild, admin, ReportPeriod.THIS_MONTH)
     await services.usage.report(guild, member, ReportPeriod.LAST_7_DAYS)
     await services.usage.export_csv(guild, admin, ReportPeriod.TODAY)
+    await services.line.waits(guild, member.user_id)
+    await services.line.places()
+    await services.line.serve()
+    await services.conversations.history(guild, member)
+    await services.conversations.failing(guild)
     registered = {_normal(query.sql) for query in HOT_QUERIES.values()}
     stray = {
         _normal(sql)

@@ -25,6 +25,8 @@ class SandboxConfig:
     """Runway ends calls at about this length even when a longer maxDuration was asked."""
     max_concurrent_sessions: int | None = None
     """Live sessions (not ready, ready or running) the organisation may hold; None: no limit."""
+    recording_ttl_seconds: float = 24 * 3600.0
+    """How long a recording's download link works (Runway's expire within 24 to 48 hours)."""
     livekit_url: str = "wss://sandbox.livekit.invalid"
     """The LiveKit server address handed out with session credentials."""
     task_pending_seconds: float = 2.0

@@ -36,7 +36,9 @@ class Gate:
         api_key: str,
         faults: Faults,
         traffic: Traffic,
+        *,
         key_routes: frozenset[str],
+        public_routes: frozenset[str] = frozenset(),
     ) -> None:
         self._dialect = dialect
         self._api_key = api_key
@@ -44,6 +46,8 @@ class Gate:
         self._traffic = traffic
         self._key_routes = key_routes
         """Routes that check a session key themselves instead of the API key."""
+        self._public_routes = public_routes
+        """Routes whose links carry their own signature (recording downloads)."""
 
     def middleware(self) -> Middleware:
         @web.middleware
@@ -90,6 +94,8 @@ class Gate:
             return error_response(self._dialect, SandboxError(error.status, error.reason))
 
     def _authorize(self, request: web.Request, route: str) -> None:
+        if route in self._public_routes:
+            return
         if route not in self._key_routes:
             token = bearer(request) or ""
             if not hmac.compare_digest(token.encode(), self._api_key.encode()):

@@ -125,6 +125,8 @@ class SessionState:
     status: SessionStatus
     duration: int | None = None
     failure: SessionFailure | None = None
+    ended_at: datetime | None = None
+    """When a finished session ended (None while it is live)."""
 
 
 @dataclass(slots=True)
@@ -146,18 +148,28 @@ class SessionRecord:
     cancelled: bool = False
     avatar: AvatarRef | None = None
     """What the session shows (None where the dialect's request named no avatar)."""
+    finished_at: datetime | None = None
+    """When it was cancelled or failed (a completed call ends when its length is up)."""
+    script: tuple[tuple[str, str], ...] | None = None
+    """The transcript a test wrote for this call (role, content); None: the default one."""
+    conversation_deleted: bool = False
+    """Its conversation (transcript and recording) was deleted; the session itself stays."""
 
     def state(self, now: datetime) -> SessionState:
         if self.cancelled:
-            return SessionState(SessionStatus.CANCELLED)
+            return SessionState(SessionStatus.CANCELLED, ended_at=self.finished_at)
         if self.failure is not None:
-            return SessionState(SessionStatus.FAILED, failure=self.failure)
+            return SessionState(
+                SessionStatus.FAILED, failure=self.failure, ended_at=self.finished_at
+            )
         if self.consumed_at is None:
             if now < self.ready_at:
                 return SessionState(SessionStatus.NOT_READY)
             if now < self.expires_at:
                 return SessionState(SessionStatus.READY)
-            return SessionState(SessionStatus.FAILED, failure=SESSION_EXPIRED)
+            return SessionState(
+                SessionStatus.FAILED, failure=SESSION_EXPIRED, ended_at=self.expires_at
+            )
         if self.call_seconds is None and now < self.consumed_at + timedelta(
             seconds=self.limit_seconds
         ):
@@ -165,4 +177,8 @@ class SessionRecord:
         seconds: float = self.limit_seconds
         if self.call_seconds is not None:
             seconds = min(self.call_seconds, seconds)
-        return SessionState(SessionStatus.COMPLETED, duration=round(seconds))
+        return SessionState(
+            SessionStatus.COMPLETED,
+            duration=round(seconds),
+            ended_at=self.consumed_at + timedelta(seconds=seconds),
+        )

@@ -126,19 +126,80 @@ def conversation(record: SessionRecord, now: datetime, avatar_name: str | None) 
     state = record.state(now)
     shown: Json | None = None
     if record.avatar is not None and record.avatar.custom:
-        shown = {"type": "custom", "id": record.avatar.id, "name": avatar_name, "imageUrl": None}
+        shown = {"type": "custom", "id": record.avatar.id, "name": avatar_name}
     elif record.avatar is not None:
-        name = record.avatar.id.replace("-", " ").title()
-        shown = {"type": "runway-preset", "presetId": record.avatar.id, "name": name}
+        shown = {
+            "type": "runway-preset",
+            "presetId": record.avatar.id,
+            "name": record.avatar.id.replace("-", " ").title(),
+        }
     return {
         "id": record.id,
-        "name": f"Conversation {record.id[:8]}",
+        "name": _conversation_name(record),
         "status": _CONVERSATION_STATUS[state.status],
         "avatar": shown,
         "createdAt": timestamp(record.created_at),
-        "duration": state.duration,
+        "duration": _elapsed(record, now),
         "hasTools": False,
     }
+
+
+def conversation_detail(
+    record: SessionRecord,
+    now: datetime,
+    avatar_name: str | None,
+    entries: list[dict[str, Any]],
+    recording_url: str | None,
+) -> Json:
+    """`GET /v1/avatar_conversations/{id}`: one of three shapes by `status`."""
+    state = record.state(now)
+    status = _CONVERSATION_STATUS[state.status]
+    shown: Json | None = None
+    if record.avatar is not None and record.avatar.custom:
+        shown = {"type": "custom", "id": record.avatar.id, "name": avatar_name, "imageUrl": None}
+    elif record.avatar is not None:
+        shown = {"type": "runway-preset", "presetId": record.avatar.id}
+    body: Json = {
+        "id": record.id,
+        "name": _conversation_name(record),
+        "avatar": shown,
+        "createdAt": timestamp(record.created_at),
+        "maxDuration": record.limit_seconds,
+        "transcript": [
+            {
+                "role": entry["role"],
+                "content": entry["content"],
+                "timestamp": timestamp(entry["timestamp"]),
+            }
+            for entry in entries
+        ],
+        "recordingUrl": recording_url,
+        "tools": [],
+        "status": status,
+        "startedAt": None if record.consumed_at is None else timestamp(record.consumed_at),
+        "duration": _elapsed(record, now),
+    }
+    if status != "in_progress":
+        ended = state.ended_at if record.consumed_at is not None else None
+        body["endedAt"] = None if ended is None else timestamp(ended)
+    if state.failure is not None:
+        body["failure"] = state.failure.failure
+        body["failureCode"] = state.failure.code
+    return body
+
+
+def _conversation_name(record: SessionRecord) -> str:
+    return f"Conversation {record.id[:8]}"
+
+
+def _elapsed(record: SessionRecord, now: datetime) -> int | None:
+    """Seconds since the call was joined, up to its end; None if it never was."""
+    if record.consumed_at is None:
+        return None
+    state = record.state(now)
+    if state.duration is not None:
+        return state.duration
+    return max(0, round(((state.ended_at or now) - record.consumed_at).total_seconds()))
 
 
 def usage(summary: Usage) -> Json:

@@ -56,6 +56,15 @@ class _FailBody(_Body):
     code: str = SERVER_FAILURE.code
 
 
+class _TranscriptEntryBody(_Body):
+    role: str
+    content: str
+
+
+class _TranscriptBody(_Body):
+    entries: list[_TranscriptEntryBody]
+
+
 class ControlApi:
     def __init__(self, sandbox: Sandbox) -> None:
         self._sandbox = sandbox
@@ -67,6 +76,7 @@ class ControlApi:
             web.post("/_sandbox/advance", self.advance),
             web.post("/_sandbox/sessions/{id}/end", self.end_session),
             web.post("/_sandbox/sessions/{id}/fail", self.fail_session),
+            web.post("/_sandbox/conversations/{id}/transcript", self.script_conversation),
             web.post("/_sandbox/reset", self.reset),
         ]
 
@@ -103,6 +113,15 @@ class ControlApi:
     async def fail_session(self, request: web.Request) -> web.Response:
         body = await _read(request, _FailBody)
         self._sandbox.fail_session(request.match_info["id"], failure=body.failure, code=body.code)
+        return web.Response(status=204)
+
+    async def script_conversation(self, request: web.Request) -> web.Response:
+        body = await _read(request, _TranscriptBody)
+        entries = [(entry.role, entry.content) for entry in body.entries]
+        try:
+            self._sandbox.script_conversation(request.match_info["id"], entries)
+        except ValueError as error:
+            raise SandboxError(400, str(error)) from None
         return web.Response(status=204)
 
     async def reset(self, request: web.Request) -> web.Response:

@@ -13,6 +13,12 @@ from bot.runway.sandbox import render
 from bot.runway.sandbox.clip_maker import audio_seconds
 from bot.runway.sandbox.clock import Clock
 from bot.runway.sandbox.config import SandboxConfig
+from bot.runway.sandbox.conversations import (
+    RECORDING_ROUTE,
+    RECORDING_TYPE,
+    Recordings,
+    transcript,
+)
 from bot.runway.sandbox.library import Library
 from bot.runway.sandbox.media import MediaServer
 from bot.runway.sandbox.sessions import SessionBook
@@ -21,12 +27,15 @@ from bot.runway.sandbox.usage import summarise
 from bot.runway.sandbox.wire import bearer, read_json
 
 CONSUME_ROUTE: Final = "/v1/realtime_sessions/{id}/consume"
+CONVERSATION_ROUTE: Final = "/v1/avatar_conversations/{id}"
 
 
 class ProductionApi:
     """One handler per operation; parsing, rules and rendering live in their own modules."""
 
     session_key_routes: Final = frozenset({CONSUME_ROUTE})
+    public_routes: Final = frozenset({RECORDING_ROUTE})
+    """Signed download links: no API key, no version header, as a storage service serves."""
 
     def __init__(
         self,
@@ -34,6 +43,7 @@ class ProductionApi:
         sessions: SessionBook,
         config: SandboxConfig,
         clock: Clock,
+        recordings: Recordings,
         *,
         tasks: TaskBook,
         media: MediaServer,
@@ -44,6 +54,7 @@ class ProductionApi:
         self._clock = clock
         self._tasks = tasks
         self._media = media
+        self._recordings = recordings
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -66,6 +77,9 @@ class ProductionApi:
             web.post("/v1/avatar_videos", self.create_video),
             web.get("/v1/tasks/{id}", self.get_task, allow_head=False),
             web.delete("/v1/tasks/{id}", self.cancel_task),
+            web.get(CONVERSATION_ROUTE, self.get_conversation, allow_head=False),
+            web.delete(CONVERSATION_ROUTE, self.delete_conversation),
+            web.get(RECORDING_ROUTE, self.recording, allow_head=False),
         ]
 
     async def create_avatar(self, request: web.Request) -> web.Response:
@@ -129,6 +143,38 @@ class ProductionApi:
         now = self._clock()
         data = [render.conversation(s, now, self._library.avatar_name(s.avatar)) for s in sessions]
         return web.json_response(render.page(data, cursor))
+
+    async def get_conversation(self, request: web.Request) -> web.Response:
+        """The call's transcript so far and, once it is over (and was joined), a fresh link to
+        its recording."""
+        session = self._sessions.conversation(_id(request))
+        now = self._clock()
+        name = self._library.avatar_name(session.avatar)
+        finished = session.state(now).ended_at is not None
+        link = (
+            self._recordings.link(str(request.url.origin()), session.id, now)
+            if finished and session.consumed_at is not None
+            else None
+        )
+        body = render.conversation_detail(session, now, name, transcript(session, now, name), link)
+        return web.json_response(body)
+
+    async def delete_conversation(self, request: web.Request) -> web.Response:
+        self._sessions.delete_conversation(_id(request))
+        return web.Response(status=204)
+
+    async def recording(self, request: web.Request) -> web.Response:
+        """A recording link's download: the file while the link is valid and its
+        conversation kept; 403 once expired, 404 once deleted."""
+        session_id = request.match_info["id"]
+        self._recordings.check(
+            session_id,
+            request.query.get("expires", ""),
+            request.query.get("signature", ""),
+            self._clock(),
+        )
+        self._sessions.conversation(session_id)
+        return web.Response(body=self._recordings.audio, content_type=RECORDING_TYPE)
 
     async def get_session(self, request: web.Request) -> web.Response:
         session = self._sessions.session(_id(request))

@@ -19,6 +19,7 @@ class SeedApi:
     """Creates answer `{id, name, createdAt}`; a session comes with its credentials at once."""
 
     session_key_routes: Final[frozenset[str]] = frozenset()
+    public_routes: Final[frozenset[str]] = frozenset()
 
     def __init__(self, library: Library, sessions: SessionBook, config: SandboxConfig) -> None:
         self._library = library

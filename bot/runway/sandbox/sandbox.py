@@ -13,6 +13,7 @@ from aiohttp.log import access_logger
 from bot.runway import catalog
 from bot.runway.sandbox.clock import Clock
 from bot.runway.sandbox.config import SandboxConfig
+from bot.runway.sandbox.conversations import Recordings
 from bot.runway.sandbox.faults import Fault, Faults, JsonBody
 from bot.runway.sandbox.gate import Gate
 from bot.runway.sandbox.library import Library
@@ -54,12 +55,14 @@ class Sandbox:
         self._media = MediaServer(self._tasks, self.config, self.clock)
         self._faults = Faults()
         self._traffic = Traffic()
+        self.recordings = Recordings(self.config.recording_ttl_seconds)
         api: ProductionApi | SeedApi = (
             ProductionApi(
                 self._library,
                 self._sessions,
                 self.config,
                 self.clock,
+                self.recordings,
                 tasks=self._tasks,
                 media=self._media,
             )
@@ -70,7 +73,12 @@ class Sandbox:
         self._known_routes = {(route.method, route.path) for route in api_routes}
         self._routes = [*api_routes, *ControlApi(self).routes()]
         self._gate = Gate(
-            self.dialect, api_key, self._faults, self._traffic, api.session_key_routes
+            self.dialect,
+            api_key,
+            self._faults,
+            self._traffic,
+            key_routes=api.session_key_routes,
+            public_routes=api.public_routes,
         )
         self._base_url: str | None = None
 
@@ -155,6 +163,10 @@ class Sandbox:
             )
         )
 
+    def clear_faults(self) -> None:
+        """Forget every injected fault (Runway is well again); everything else stays."""
+        self._faults.clear()
+
     def requests(self, method: str, route: str) -> int:
         """How many requests reached `route`, faulted ones included."""
         return self._traffic.requests(method, route)
@@ -191,6 +203,12 @@ class Sandbox:
         """Every avatar video task, for tests that compare Runway's side with the bot's."""
         return self._tasks.records()
 
+    def script_conversation(self, session_id: str, entries: list[tuple[str, str]]) -> None:
+        """Make the call's transcript say `entries` (role `user` or `assistant`, content),
+        whole, instead of the default script. Raises SandboxError 404 for an unknown or
+        deleted conversation."""
+        self._sessions.script(session_id, entries)
+
     def inventory(self) -> dict[str, dict[str, str]]:
         """Every object the emulated account holds, by kind: id -> status (documents:
         their name), whatever the dialect lets a client see. For tests that compare
@@ -201,6 +219,11 @@ class Sandbox:
             "documents": {d.id: d.name for d in self._library.document_records()},
             "sessions": {s.id: str(s.state(now).status) for s in self._sessions.records()},
             "tasks": {t.id: str(t.status(now)) for t in self._tasks.records() if not t.deleted},
+            "conversations": {
+                s.id: str(s.state(now).status)
+                for s in self._sessions.records()
+                if not s.conversation_deleted
+            },
         }
 
     def advance(self, seconds: float) -> None:

@@ -91,6 +91,7 @@ class SessionBook:
         session = self.session(session_id)
         if session.state(self._clock()).status in LIVE_STATUSES:
             session.cancelled = True
+            session.finished_at = self._clock()
 
     def end(self, session_id: str, after_seconds: float | None = None) -> None:
         """The member hangs up now; the call lasted `after_seconds` (default: since it began).
@@ -113,16 +114,39 @@ class SessionBook:
         session = self.session(session_id)
         self._require(session, *LIVE_STATUSES)
         session.failure = SessionFailure(failure, code)
+        session.finished_at = self._clock()
 
     def records(self) -> list[SessionRecord]:
         return list(self._sessions.values())
 
+    def conversation(self, session_id: str) -> SessionRecord:
+        """The session whose conversation is still kept (its id is the session's)."""
+        session = self._sessions.get(session_id)
+        if session is None or session.conversation_deleted:
+            raise SandboxError(404, "Conversation not found.")
+        return session
+
+    def delete_conversation(self, session_id: str) -> None:
+        """Forget a call's transcript and recording; a live call cannot lose them yet."""
+        session = self.conversation(session_id)
+        if session.state(self._clock()).status in LIVE_STATUSES:
+            raise SandboxError(409, "The conversation is still in progress.")
+        session.conversation_deleted = True
+
+    def script(self, session_id: str, entries: list[tuple[str, str]]) -> None:
+        """What the call's transcript says, instead of the default script."""
+        if any(role not in ("user", "assistant") for role, _ in entries):
+            raise ValueError("a transcript entry's role is 'user' or 'assistant'")
+        self.conversation(session_id).script = tuple(entries)
+
     def conversations(self, query: ConversationQuery) -> tuple[list[SessionRecord], str | None]:
-        """Sessions as Runway lists its conversations: newest first, filtered."""
+        """Sessions as Runway lists its conversations: newest first, filtered; a deleted
+        conversation is no longer listed."""
         found = [
             session
             for session in self._sessions.values()
-            if (query.avatar is None or (session.avatar and session.avatar.id == query.avatar))
+            if not session.conversation_deleted
+            and (query.avatar is None or (session.avatar and session.avatar.id == query.avatar))
             and (query.start is None or session.created_at >= query.start)
             and (query.end is None or session.created_at < query.end)
         ]
