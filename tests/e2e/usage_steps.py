@@ -6,7 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bot.storage.local_days import register_functions
+from bot.storage.sqlite.functions import register_functions
 from tests.fakediscord import Guild, Member
 
 

@@ -34,8 +34,8 @@ from bot.services.sessions import PRESET_PREFIX
 from bot.services.usage_reports import ReportPeriod
 from bot.settings import Dialect
 from bot.storage.hot import HOT_QUERIES, PRIMARY_KEY, HotQuery
-from bot.storage.local_days import register_functions
 from bot.storage.rollups import differences
+from bot.storage.sqlite.functions import register_functions
 from tests.runway.conftest import production_sandbox
 from tests.services.conftest import open_world
 from tests.support.history import History, Shape, build, periods

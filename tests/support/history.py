@@ -26,9 +26,9 @@ from bot.storage.local_days import (
     PeriodCache,
     day_period,
     month_period,
-    register_functions,
     zone_or_utc,
 )
+from bot.storage.sqlite.functions import register_functions
 
 DAY = 86_400
 TIMEZONES = (
