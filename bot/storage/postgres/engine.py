@@ -208,7 +208,11 @@ class PostgresDatabase(Database):
             open=False,
             name="bot",
         )
-        await asyncio.to_thread(pool.open, wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            await asyncio.to_thread(pool.open, wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        except PoolTimeout as error:
+            await asyncio.to_thread(pool.close)
+            raise DatabaseUnavailableError(f"{where} stopped answering: {error}") from error
         database = cls(url, pool, max(2, pool_size), trace)
         try:
             yield database
