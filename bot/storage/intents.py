@@ -312,7 +312,8 @@ _RESOLVE = hot(
         runway_id = coalesce(:runway_id, runway_id)
     WHERE id = :intent_id AND state IN ('PENDING', 'UNSURE')
     """,
-    reads={"runway_intents.pk": None},
+    # by id, or among the open intents only (a partial index): both are bounded
+    reads={"runway_intents.pk": None, "runway_intents_open": None},
 )
 
 

@@ -8,7 +8,6 @@ directory (`database_settings`) follows it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from bot.storage.sql import to_pyformat
-from bot.storage.sqlite.functions import register_functions
+from tests.support.books import Books, read_rows
+from tests.support.books import connect as open_books
 
 _URLS: dict[Path, str] = {}
 
@@ -37,46 +36,15 @@ def database_settings(workdir: Path) -> dict[str, str]:
     return {} if url is None else {"DATABASE_URL": url}
 
 
-class Books:
-    """Statements on the bot's database, in SQLite's parameter style on both engines."""
-
-    def __init__(self, conn: sqlite3.Connection | psycopg.Connection[Any]) -> None:
-        self._conn = conn
-
-    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        if isinstance(self._conn, sqlite3.Connection):
-            cursor = self._conn.execute(sql, params)
-            if cursor.description is None:
-                return []
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        found = self._conn.execute(to_pyformat(sql), params)
-        if found.description is None:  # a statement that returns no rows
-            return []
-        names = [column.name for column in found.description]
-        return [dict(zip(names, row, strict=True)) for row in found.fetchall()]
-
-
 @contextmanager
 def connect(workdir: Path) -> Iterator[Books]:
-    """The bot's database, committed at the end (SQLite: waits for the bot's writes)."""
-    where = target(workdir)
-    if isinstance(where, Path):
-        conn = sqlite3.connect(where, timeout=10.0)
-        register_functions(conn)  # what the rollup triggers call
-        try:
-            with conn:
-                yield Books(conn)
-        finally:
-            conn.close()
-        return
-    with psycopg.connect(where) as pg:
-        yield Books(pg)
+    """The bot's database, committed at the end (see `tests.support.books`)."""
+    with open_books(target(workdir)) as books:
+        yield books
 
 
 def rows(workdir: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    with connect(workdir) as books:
-        return books.fetch_all(sql, params)
+    return read_rows(target(workdir), sql, params)
 
 
 def everything_stored(workdir: Path) -> bytes:

@@ -66,7 +66,9 @@ class PostgresServer:
     _names: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, *, durable: bool = False) -> PostgresServer:
+        """Initialise and start a server; `durable` keeps fsync and synchronous commits on
+        (for benchmarks, where what a commit costs is part of the figure)."""
         folder = binaries()
         assert folder is not None, missing_reason()
         directory = Path(tempfile.mkdtemp(prefix="bot-pg-"))
@@ -80,9 +82,10 @@ class PostgresServer:
         )  # fmt: skip
         settings = (
             f"-c listen_addresses=127.0.0.1 -p {server.port} -k {directory}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            " -c max_connections=200 -c shared_buffers=64MB"
+            " -c max_connections=200 -c shared_buffers=128MB"
         )
+        if not durable:
+            settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         server._run(
             "pg_ctl", "-D", str(server.data), "-l", str(directory / "server.log"),
             "-o", settings, "-w", "-t", "60", "start",
