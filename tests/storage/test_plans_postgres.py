@@ -196,7 +196,7 @@ async def test_the_hot_services_send_only_registered_queries_on_postgres(
     assert not stray, "statements on hot paths that bot.storage.hot does not check:\n" + "\n".join(
         sorted(stray)
     )
-    assert len(sent) > 50
+    assert len(sent) > 30  # transaction control travels untraced on PostgreSQL
 
 
 @pytest.mark.parametrize(

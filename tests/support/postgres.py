@@ -10,6 +10,7 @@ the server refuses to run, so then it runs as the `postgres` user (`runuser`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import itertools
@@ -90,6 +91,7 @@ class PostgresServer:
             "pg_ctl", "-D", str(server.data), "-l", str(directory / "server.log"),
             "-o", settings, "-w", "-t", "60", "start",
         )  # fmt: skip
+        atexit.register(server.stop)  # even if the test process ends without its teardown
         server._create_template()
         return server
 
@@ -121,6 +123,8 @@ class PostgresServer:
             conn.execute(sql.encode())
 
     def stop(self) -> None:
+        if not self.directory.exists():
+            return  # stopped already
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -55,6 +55,10 @@ STATEMENT_TIMEOUT_MS: Final = 30_000
 LOCK_TIMEOUT_MS: Final = 10_000
 """No statement waits longer for a lock (another process's transaction)."""
 CONNECT_TIMEOUT_SECONDS: Final = 10
+POOL_WAIT_SECONDS: Final = 3.0
+"""How long a unit waits for a pooled connection. Each database thread has a connection of its
+own in the pool (threads: the size; connections: the size), so a wait only ever means the pool
+is reconnecting; a wait that runs out counts as a lost connection and is retried."""
 RETRIES: Final = 6
 """Attempts after a lost connection, with back-off from 0.1 s doubling to 3.2 s: about 6 s
 in all, long enough for a server restart or a failover to be ridden out."""
@@ -71,10 +75,16 @@ class CommitOutcomeUnknownError(StorageError):
 
 
 class PostgresLink:
-    """A unit's view of a psycopg connection (see `bot.storage.transaction.Link`)."""
+    """A unit's view of a psycopg connection (see `bot.storage.transaction.Link`).
+
+    Transaction control (BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO) is queued and sent with the
+    next statement's trip as one simple query: a unit inside a batch costs one round trip for
+    its savepoints ("RELEASE SAVEPOINT unit; SAVEPOINT unit") instead of two, and the batch's
+    last RELEASE travels with the transaction id read before COMMIT.
+    """
 
     engine = Engine.POSTGRES
-    __slots__ = ("_conn", "_reconnect", "_trace")
+    __slots__ = ("_conn", "_queued", "_reconnect", "_trace")
 
     def __init__(
         self,
@@ -85,8 +95,10 @@ class PostgresLink:
         self._conn = conn
         self._trace = trace
         self._reconnect = reconnect
+        self._queued: list[str] = []
 
     def _run(self, sql: str, params: Params) -> psycopg.Cursor[Row]:
+        self._send_queued()
         if self._trace is not None:
             self._trace(sql)
         try:
@@ -109,19 +121,23 @@ class PostgresLink:
         self._run("SELECT pg_advisory_xact_lock(?)", (key,))
 
     def begin_write(self) -> None:
-        self._command("BEGIN")
+        self._queued.append("BEGIN")
 
     def savepoint(self) -> None:
-        self._command("SAVEPOINT unit")
+        self._queued.append("SAVEPOINT unit")
 
     def rollback_to_savepoint(self) -> None:
-        self._command("ROLLBACK TO SAVEPOINT unit")
+        self._queued.append("ROLLBACK TO SAVEPOINT unit")
 
     def release_savepoint(self) -> None:
-        self._command("RELEASE SAVEPOINT unit")
+        self._queued.append("RELEASE SAVEPOINT unit")
 
     def commit(self) -> None:
-        row = self._run("SELECT pg_current_xact_id_if_assigned()::text", ()).fetchone()
+        self._queued.append("SELECT pg_current_xact_id_if_assigned()::text")
+        cursor = self._send_queued()
+        while cursor.nextset():  # the last result is the transaction id
+            pass
+        row = cursor.fetchone()
         xid = None if row is None else row[0]
         try:
             self._conn.execute("COMMIT")
@@ -133,13 +149,23 @@ class PostgresLink:
             self._resolve_doubt(xid, error)
 
     def rollback(self) -> None:
+        self._queued.clear()  # what was never sent needs no undoing
         if self._conn.broken or self._conn.closed:
             return  # the server rolled it back when the connection went
-        self._conn.execute("ROLLBACK")
+        if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._conn.execute("ROLLBACK")
 
-    def _command(self, sql: str) -> None:
+    def begin_read(self) -> None:
+        self._queued.append("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _send_queued(self) -> psycopg.Cursor[Row]:
+        """Send the queued transaction control as one simple query (one round trip)."""
+        script, self._queued = "; ".join(self._queued), []
+        cursor = self._conn.cursor()
+        if not script:
+            return cursor
         try:
-            self._conn.execute(sql)
+            return cursor.execute(script.encode())
         except psycopg.OperationalError as error:
             if self._conn.broken:
                 raise ConnectionLostError(_message(error)) from error
@@ -159,6 +185,9 @@ class PostgresLink:
                     break
             except psycopg.OperationalError:
                 log.warning("asking for transaction %s's status failed", xid, exc_info=True)
+            except psycopg.Error:  # the server cannot place the id: the outcome is unknown
+                log.warning("transaction %s's status cannot be told", xid, exc_info=True)
+                break
             time.sleep(_backoff(attempt))
         if status == "committed":
             log.warning("transaction %s had committed: its units are kept", xid)
@@ -278,7 +307,7 @@ class PostgresDatabase(Database):
         raise AssertionError("unreachable")
 
     def _with_connection(self, call: Callable[[psycopg.Connection[Row]], T]) -> T:
-        with self._pool.connection(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        with self._pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
             return call(conn)
 
 
@@ -335,7 +364,7 @@ def _read_unit(
     body: Callable[[ReadTx], T], trace: Trace | None, conn: psycopg.Connection[Row]
 ) -> T:
     link = PostgresLink(conn, trace)
-    link._command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    link.begin_read()
     try:
         return body(ReadTx(link))
     finally:
