@@ -16,6 +16,7 @@ from bot.app import StartupError, run
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, describe_errors
 from bot.storage.errors import DatabaseUnavailableError, SchemaTooNewError
+from bot.telemetry.redaction import REDACT
 
 
 def main() -> int:
@@ -24,7 +25,8 @@ def main() -> int:
     except ValidationError as error:
         print(describe_errors(error), file=sys.stderr)  # noqa: T201 - before logging exists
         return 2
-    configure_logging(settings.log_level_number)
+    REDACT.remember(*settings.secret_values())
+    configure_logging(settings.log_level_number, settings.log_format)
     try:
         asyncio.run(run(settings))
     except StartupError as error:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -18,13 +19,21 @@ import aiohttp
 import discord
 from pydantic import SecretStr
 
+from bot import __version__
 from bot.discord_endpoint import use_discord_api_base
+from bot.gateway_metrics import gateway_source
+from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
 from bot.runway_bot import RunwayCharactersBot
-from bot.services.container import build_services
+from bot.services.container import build_services, video_fetcher
+from bot.services.live_metrics import LiveMetrics
 from bot.settings import Settings
 from bot.storage.database import Database
+from bot.storage.live_stats import LiveStatsRepository
+from bot.telemetry.metrics import BUILD_INFO
+from bot.telemetry.redaction import REDACT
 from bot.web.assets import find_livekit_dist
+from bot.web.metrics import MetricsEndpoint, build_metrics_app
 from bot.web.security import JoinRateLimits
 from bot.web.server import build_app, serving
 
@@ -59,8 +68,13 @@ class StartupError(Exception):
 
 
 @asynccontextmanager
-async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
-    """The real Runway, or the built-in sandbox on a loopback port when asked for."""
+async def runway_client(settings: Settings) -> AsyncIterator[tuple[RunwayClient, SafeFetcher]]:
+    """The real Runway, or the built-in sandbox on a loopback port when asked for; and the
+    fetcher that downloads its finished videos (in sandbox mode, from the sandbox's own https
+    server on loopback, whose certificate it trusts)."""
+    media_ca: bytes | None = None
+    if settings.runway_media_ca_file is not None:
+        media_ca = settings.runway_media_ca_file.read_bytes()
     async with AsyncExitStack() as stack:
         if settings.runway_sandbox:
             # Imported only here: a live deployment never loads the emulator (~10 MiB).
@@ -68,9 +82,11 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
 
             log.warning(SANDBOX_BANNER)
             key = SecretStr(secrets.token_urlsafe(24))
+            REDACT.remember(key.get_secret_value())
             sandbox = Sandbox(dialect=settings.runway_api_dialect, api_key=key.get_secret_value())
             await stack.enter_async_context(sandbox.serve(host="127.0.0.1", port=0))
             base_url = sandbox.base_url
+            media_ca = sandbox.media_ca_pem
         else:
             assert settings.runwayml_api_secret is not None  # the settings validator ensures it
             key = settings.runwayml_api_secret
@@ -81,7 +97,27 @@ async def runway_client(settings: Settings) -> AsyncIterator[RunwayClient]:
             dialect=settings.runway_api_dialect,
             create_read_seconds=settings.runway_create_timeout_seconds,
         )
-        yield await stack.enter_async_context(client)
+        fetcher = video_fetcher()
+        if media_ca is not None:
+            fetcher = video_fetcher(
+                allow=lambda address: address.is_loopback,
+                ssl_context=ssl.create_default_context(cadata=media_ca.decode("ascii")),
+            )
+        yield await stack.enter_async_context(client), fetcher
+
+
+def metrics_endpoint(
+    settings: Settings, database: Database, runway: RunwayClient
+) -> MetricsEndpoint | None:
+    """What `/metrics` serves, if the operator asked for metrics; the gateway's source is
+    added once there is a gateway client (never in a web-only process)."""
+    if not settings.metrics_enabled:
+        return None
+    BUILD_INFO.labels(version=__version__).set(1)
+    endpoint = MetricsEndpoint(settings.metrics_token)
+    live = LiveMetrics(LiveStatsRepository(database), create_seconds=runway.create_read_seconds)
+    endpoint.add_source("database", live)
+    return endpoint
 
 
 def sandbox_livekit(settings: Settings) -> list[str]:
@@ -106,36 +142,52 @@ async def run(settings: Settings) -> None:
         database = await stack.enter_async_context(
             Database.open(settings.database_target, pool_size=settings.database_pool_size)
         )
-        runway = await stack.enter_async_context(runway_client(settings))
+        runway, videos_from = await stack.enter_async_context(runway_client(settings))
         services = await build_services(
             database,
             runway,
             join_base_url=settings.join_base_url,
             session_max_seconds=settings.session_max_minutes * 60,
             max_live_per_guild=settings.max_live_sessions_per_server,
+            videos_from=videos_from,
+            video_poll_seconds=settings.video_poll_seconds,
+            video_render_timeout=settings.video_render_timeout_seconds,
         )
         # Retention and planner statistics on a schedule; stopped (with the chart process)
         # before the database closes.
         stack.push_async_callback(services.close)
         services.maintenance.start()
+        metrics = metrics_endpoint(settings, database, runway)
         web_app = build_app(
             services.sessions,
             livekit_dist=find_livekit_dist(),
             livekit_origins=[*settings.livekit_origin_list, *sandbox_livekit(settings)],
             rate_limits=JoinRateLimits(trust_forwarded_for=settings.trust_forwarded_for),
+            metrics=metrics if settings.metrics_port is None else None,
         )
         await stack.enter_async_context(
             serving(web_app, host=settings.web_host, port=settings.web_port)
         )
+        if metrics is not None and settings.metrics_port is not None:
+            await stack.enter_async_context(
+                serving(
+                    build_metrics_app(metrics),
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                )
+            )
         bot = RunwayCharactersBot(
             settings=settings, runway=runway, services=services, state=services.state
         )
+        if metrics is not None:
+            metrics.add_source("gateway", gateway_source(bot))
         await stack.enter_async_context(bot)
         # The bot starts the tracker once its cogs listen for settled sessions; it stops
         # before the bot closes (below), and here too if start-up fails half-way.
         stack.push_async_callback(services.identity.stop)
         stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
+        stack.push_async_callback(services.videos.tracker.stop)
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
         )
@@ -146,6 +198,7 @@ async def run(settings: Settings) -> None:
             _raise_startup_problem(client_task)
         log.info("stopping")
         await services.tracker.stop()
+        await services.videos.tracker.stop()
         await services.reconciler.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)

@@ -39,8 +39,11 @@ def _post(*, embeds: bool = False, files: bool = False) -> discord.Permissions:
 REVIEW_POSTS: Final = ChannelPosts("an avatar review post", _post(embeds=True, files=True))
 BUDGET_ALERTS: Final = ChannelPosts("a budget alert", _post(embeds=True))
 WELCOME: Final = ChannelPosts("the welcome message", _post(embeds=True))
+# An avatar video is posted as a file in the channel `/avatar say` was run in (or, when it is
+# larger than the server's uploads, as a message whose button fetches a link).
+VIDEO_POSTS: Final = ChannelPosts("an avatar video", _post(files=True))
 
-FEATURES: Final = (REVIEW_POSTS, BUDGET_ALERTS, WELCOME)
+FEATURES: Final = (REVIEW_POSTS, BUDGET_ALERTS, WELCOME, VIDEO_POSTS)
 PICKED_CHANNEL: Final = reduce(
     discord.Permissions.__or__, (REVIEW_POSTS.needs, BUDGET_ALERTS.needs)
 )

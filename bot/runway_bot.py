@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -22,6 +23,7 @@ from bot.runway.client import RunwayClient
 from bot.services.container import Services
 from bot.settings import Settings
 from bot.sharding import IdentifyPacer, describe_shard_ids, shard_of
+from bot.telemetry import context as log_context
 from bot.ui.embeds import EmbedFactory
 from bot.ui.tree import ErrorReportingTree
 
@@ -78,6 +80,30 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.version = __version__
         self.started_monotonic = time.monotonic()
         self._identify_pacer: IdentifyPacer | None = None
+        self._bind_log_context_to_interactions()
+
+    def _bind_log_context_to_interactions(self) -> None:
+        """Give everything an interaction sets off (its command, autocomplete, button or
+        form, and the tasks they start) the interaction's id, server and shard as log context.
+
+        discord.py parses INTERACTION_CREATE in one synchronous call that creates the tasks
+        handling it; binding the context around that call is the one place every kind of
+        interaction passes, and tasks copy the context they were created in. The parser
+        table is discord.py's own (`ConnectionState.parsers`, stable across 2.x); the
+        gateway reads it by event name when the event arrives.
+        """
+        parsers = self._connection.parsers
+        parse = parsers["INTERACTION_CREATE"]
+
+        def parse_in_context(data: Any) -> None:
+            guild = data.get("guild_id")
+            guild_id = int(guild) if guild else None
+            with log_context.bound(
+                request_id=str(data.get("id")), guild_id=guild_id, shard=self.shard_for(guild_id)
+            ):
+                parse(data)
+
+        parsers["INTERACTION_CREATE"] = parse_in_context
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -87,6 +113,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.services.identity.start_heartbeat()
         self.services.reconciler.start()
         self.services.tracker.start()
+        self.services.videos.tracker.start()
         if self.application_id is None:
             raise RuntimeError("Discord did not tell the bot its application id")
         await sync_if_changed(

@@ -11,6 +11,7 @@ import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -25,9 +26,11 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.logging_setup import LogFormat
 from bot.sharding import SHARD_IDS_EXAMPLES, check_shard_ids_exist, parse_shard_ids
 
 DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Dialect(StrEnum):
@@ -126,6 +129,21 @@ class Settings(BaseSettings):
         description="How long to wait for Runway to answer a create it bills (avatar, "
         "document, session); members see its progress meanwhile.",
     )
+    video_poll_seconds: Annotated[float, Field(ge=0.2, le=60)] = Field(
+        default=5.0,
+        description="How often the bot asks Runway how the avatar videos it makes are coming "
+        "along (Runway updates them about every 5 s).",
+    )
+    video_render_timeout_seconds: Annotated[int, Field(ge=5, le=7200)] = Field(
+        default=1200,
+        description="An avatar video Runway has not finished this long after taking it is "
+        "cancelled there, and costs nothing.",
+    )
+    runway_media_ca_file: Path | None = Field(
+        default=None,
+        description="Testing only: a PEM certificate whose https servers on this machine "
+        "(a Runway sandbox run apart from the bot) the bot may download videos from.",
+    )
     max_live_sessions_per_server: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=3, description="Live sessions one server may have at once (0: none allowed)."
     )
@@ -140,6 +158,45 @@ class Settings(BaseSettings):
         "SHARD_COUNT (unset: every shard).",
     )
     log_level: LogLevel = Field(default=LogLevel.INFO, description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT,
+        description="text (for a terminal) or json (one JSON object per line, for a log store).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token Prometheus must send to read /metrics (unset, and "
+        "METRICS_PORT unset: no metrics are served).",
+    )
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        default=None,
+        description="Serve /metrics on this port of its own instead of the join pages' port "
+        "(unset: on WEB_PORT, and only with METRICS_TOKEN).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the METRICS_PORT listener binds (0.0.0.0: reachable from other "
+        "machines or containers).",
+    )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters (e.g. the output of "
+                "`openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _metrics_port_is_its_own(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value == info.data.get("web_port"):
+            raise ValueError(
+                "must differ from WEB_PORT (to serve metrics on the join pages' port, leave "
+                "METRICS_PORT unset and set METRICS_TOKEN)"
+            )
+        return value
 
     @field_validator("shard_ids")
     @classmethod
@@ -214,6 +271,25 @@ class Settings(BaseSettings):
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level.value]
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Metrics are served only when asked for: a token, or a port of their own."""
+        return self.metrics_token is not None or self.metrics_port is not None
+
+    def secret_values(self) -> list[str]:
+        """Every secret among the settings, for the log redactor: the tokens and keys, and
+        the password of any URL that carries one (a database URL), as written and decoded."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+                value = value.get_secret_value()
+            text = "" if value is None else str(value)
+            if "://" in text and (password := urlsplit(text).password):
+                found += [password, unquote(password)]
+        return [value for value in found if value]
 
 
 def _required_outside_sandbox(data: Any) -> list[InitErrorDetails]:

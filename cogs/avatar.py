@@ -26,9 +26,11 @@ from bot.services.knowledge import BUDGET
 from bot.services.voices import VOICE_ID_MAX
 from bot.storage import AuditEntry, Avatar, AvatarStatus, ReviewState
 from bot.storage.common import FORGOTTEN_MEMBER
+from bot.storage.videos import Video
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.fit import DESCRIPTION, choices, fit_lines
 from bot.ui.tree import report_error
+from cogs import avatar_say
 from cogs.channels import Posted, channel_health, post, require_postable
 from cogs.command_index import for_admins, for_everyone, for_managers
 from cogs.shared import (
@@ -43,6 +45,8 @@ from cogs.shared import (
 from cogs.views import Confirm, Paginator, TextModal
 
 MODAL_TEXT_MAX = 4000  # Discord's limit for one text input
+SAY_OPTION_MAX = 6000  # Discord's limit for a text option: longer than Runway's 5,000, so a
+# member who pastes too much reads how much too much, instead of Discord's bare refusal
 FAILURE_REASON_SHOWN = 1000  # of Runway's reason for a failed avatar; the rest is cut
 
 # What a member can type is bounded by what it can be, so Discord stops the rest.
@@ -227,6 +231,34 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             avatar.guild_id, avatar.id, None if posted.message is None else posted.message.id
         )
         return posted
+
+    # Speaking on video
+
+    @for_everyone
+    @app_commands.command(name="say")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        avatar="Which avatar speaks",
+        text="What it says (up to 5,000 characters); leave out for a form that takes longer texts",
+        voice="Another voice for the text (optional)",
+        audio="Or a recording it speaks instead: a voice message, OGG, MP3, WAV or M4A",
+    )
+    async def say(
+        self,
+        interaction: Interaction,
+        avatar: AvatarOption,
+        text: app_commands.Range[str, 1, SAY_OPTION_MAX] | None = None,
+        voice: VoiceId | None = None,
+        audio: discord.Attachment | None = None,
+    ) -> None:
+        """Post a video of an avatar speaking your text or recording in this channel."""
+        await avatar_say.say(self.bot, interaction, avatar, text, voice, audio)
+
+    @say.autocomplete("voice")
+    async def say_voice_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _voice_choices(self.bot, current)
 
     # Reading
 
@@ -420,8 +452,10 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
     @app_commands.describe(
         manager_role="A role that may create, edit and delete avatars besides Manage Server",
         clear_manager_role="Remove the manager role",
-        approval="Whether new or changed avatars wait for an admin's approval",
+        approval="Whether new or changed avatars, and video requests, wait for an admin's approval",
         review_channel="Where approval requests are posted",
+        video_role="A role whose members may ask avatars for videos (/avatar say)",
+        clear_video_role="Only managers may ask for videos again",
     )
     async def permissions(
         self,
@@ -430,6 +464,8 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         clear_manager_role: bool = False,
         approval: bool | None = None,
         review_channel: discord.TextChannel | None = None,
+        video_role: discord.Role | None = None,
+        clear_video_role: bool = False,
     ) -> None:
         """Who may manage avatars here, and whether they need approval."""
         guild_id = guild_id_of(interaction)
@@ -446,6 +482,10 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             changes["approval_required"] = approval
         if review_channel is not None:
             changes["review_channel_id"] = review_channel.id
+        if video_role is not None:
+            changes["video_role_id"] = video_role.id
+        elif clear_video_role:
+            changes["video_role_id"] = None
         if changes:
             await self.bot.services.guilds.update(guild_id, **changes)
         settings = await self.bot.services.guilds.get(guild_id)
@@ -454,6 +494,12 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             name="May manage avatars",
             value="Manage Server"
             + (f" and <@&{settings.manager_role_id}>" if settings.manager_role_id else ""),
+            inline=False,
+        )
+        embed.add_field(
+            name="May ask for videos",
+            value="Managers"
+            + (f" and <@&{settings.video_role_id}>" if settings.video_role_id else " only"),
             inline=False,
         )
         embed.add_field(name="Approval", value="required" if settings.approval_required else "off")
@@ -618,5 +664,14 @@ def review_view(avatar_id: int) -> discord.ui.View:
 
 
 async def setup(bot: RunwayCharactersBot) -> None:
-    bot.add_dynamic_items(ReviewButton)
+    bot.add_dynamic_items(
+        ReviewButton, avatar_say.CancelButton, avatar_say.LinkButton, avatar_say.ReviewButton
+    )
+    tracker = bot.services.videos.tracker
+    tracker.delivery = avatar_say.ChannelDelivery(bot)
+
+    async def tell(video: Video, told: bool) -> None:
+        await avatar_say.tell_member(bot, video, told)
+
+    tracker.on_ended(tell)
     await bot.add_cog(AvatarCog(bot))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -78,11 +79,15 @@ async def post(
     *,
     guild_id: int,
     channel_id: int,
-    embed: discord.Embed,
+    embed: discord.Embed | None = None,
     file: discord.File | None = None,
     view: discord.ui.View | None = None,
+    content: str | None = None,
+    nonce: str | None = None,
 ) -> Posted:
-    """Post in a channel an admin chose; if that cannot be done, the audit log says why."""
+    """Post in a channel an admin chose (or a command was run in); if that cannot be done,
+    the audit log says why. A `nonce` makes Discord keep one message however often the same
+    post is sent within a few minutes (a post retried after a restart)."""
     guild = bot.get_guild(guild_id)
     channel = None if guild is None else guild.get_channel(channel_id)
     problem: str | None = None
@@ -92,12 +97,15 @@ async def post(
         problem = f"I'm missing {listing(lacking)} there"
     else:
         target = bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        once: dict[str, Any] = {} if nonce is None else {"nonce": nonce}
         try:
             message = await target.send(
-                embed=embed,
+                content=content,
+                embed=embed or discord.utils.MISSING,
                 file=file or discord.utils.MISSING,
                 view=view or discord.utils.MISSING,
                 allowed_mentions=NO_MENTIONS,
+                **once,
             )
         except discord.Forbidden as refusal:
             problem = (

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.discord_permissions import BUDGET_ALERTS
 from bot.errors import InvalidInput
+from bot.runway.dialects import Operation
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.actors import Actor
 from bot.services.alerts import BudgetAlert
@@ -19,8 +20,10 @@ from bot.services.amounts import LABELS, describe, parse_amount
 from bot.services.durations import duration_text
 from bot.services.local_time import zone_names
 from bot.services.quotas import Allowance, Headroom, QuotaSettings
+from bot.services.video_quotas import VideoAllowance
 from bot.storage import Session, SessionState
 from bot.storage.quotas import QuotaName
+from bot.storage.videos import Video
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
 from bot.ui.fit import FIELD_VALUE, choices, fit_lines
 from cogs.channels import channel_health, post, require_postable
@@ -48,6 +51,7 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         self.bot = bot
         super().__init__()
         bot.services.tracker.on_settled(self.post_alerts)
+        bot.services.videos.tracker.on_ended(self.post_video_alerts)
 
     @for_everyone
     @app_commands.command(name="show")
@@ -61,7 +65,11 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         whose = _actor_for(member) if member is not None else None
         allowance = await quotas.allowance(guild_id, actor, whose)
         title = "Your allowance" if member is None else f"Allowance of {plain(member.display_name)}"
-        embeds = [self._allowance_embed(title, allowance)]
+        embed = self._allowance_embed(title, allowance)
+        if self.bot.runway.rules.supports(Operation.VIDEO_CREATE):
+            videos = await self.bot.services.video_quotas.allowance(guild_id, actor, whose)
+            _video_fields(embed, videos)
+        embeds = [embed]
         if actor.manages_guild:
             settings = await quotas.settings(guild_id)
             embeds.append(self._settings_embed(settings, "Server limits", interaction.guild))
@@ -215,7 +223,15 @@ class QuotaCog(commands.GroupCog, group_name="quota"):
         """After a session settles, post any budget threshold it carried the server past."""
         if session.state is not SessionState.SETTLED or not session.used_seconds:
             return
-        for alert in await self.bot.services.alerts.check(session.guild_id):
+        await self._alert(session.guild_id)
+
+    async def post_video_alerts(self, video: Video, told: bool) -> None:
+        """The same after an avatar video settles (its budget is its own)."""
+        if video.used_seconds:
+            await self._alert(video.guild_id)
+
+    async def _alert(self, guild_id: int) -> None:
+        for alert in await self.bot.services.alerts.check(guild_id):
             # A refused post is in the audit log and on /quota show: admins are told there.
             await post(
                 self.bot,
@@ -291,6 +307,18 @@ def _actor_for(member: discord.Member) -> Actor:
         manages_guild=member.guild_permissions.manage_guild,
         role_ids=frozenset(role.id for role in member.roles),
     )
+
+
+def _video_fields(embed: discord.Embed, allowance: VideoAllowance) -> None:
+    """The video time beside the call time: `/avatar say` has a budget of its own."""
+    embed.add_field(name="Video time today", value=_budget_text(allowance.member_day), inline=False)
+    wait = describe(QuotaName.VIDEO_COOLDOWN, allowance.cooldown)
+    if allowance.next_request_at is not None:
+        wait += f"\nyou can ask again <t:{allowance.next_request_at}:R>"
+    if allowance.in_flight:
+        wait += "\none video of yours is on its way"
+    embed.add_field(name="Wait between videos", value=wait)
+    embed.add_field(name="Server video today", value=_budget_text(allowance.guild_day))
 
 
 def _budget_text(room: Headroom | None) -> str:

@@ -96,6 +96,16 @@ class UsageCog(commands.Cog):
             "\n".join(lines),
             footer=f"Days in {report.timezone}. Calls count on the day they started.",
         )
+        embed.add_field(
+            name="Calls",
+            value=f"{totals.settled_sessions} · {duration_text(totals.settled_seconds)}",
+        )
+        if report.videos is not None:
+            count = report.videos.videos
+            embed.add_field(
+                name="Avatar videos",
+                value=f"{count} · {duration_text(report.videos.seconds)} of video",
+            )
         if report.top_avatars:
             embed.add_field(name="Top avatars", value=_ranking(report.top_avatars), inline=False)
         if report.top_members:

@@ -177,3 +177,37 @@ def test_a_database_url_that_is_not_postgres_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "DATABASE_URL: must start with postgresql://" in result.stderr
     assert SECRET not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN: must be at least 16 characters"),
+        ({"WEB_PORT": "8080", "METRICS_PORT": "8080"}, "METRICS_PORT: must differ from WEB_PORT"),
+        ({"METRICS_PORT": "0"}, "METRICS_PORT: Input should be greater than or equal to 1"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: Input should be 'text' or 'json'"),
+    ],
+)
+def test_bad_metrics_and_log_settings_are_explained(
+    env: dict[str, str], line: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings_from(env, monkeypatch, tmp_path)
+    report = describe_errors(caught.value)
+    assert line in report, report
+    assert env.get("METRICS_TOKEN", "never echoed") not in report.replace("METRICS_TOKEN", "")
+
+
+@pytest.mark.parametrize(
+    ("env", "enabled"),
+    [
+        ({}, False),
+        ({"METRICS_TOKEN": "", "METRICS_PORT": ""}, False),  # as .env.example leaves them
+        ({"METRICS_TOKEN": "0123456789abcdef"}, True),
+        ({"METRICS_PORT": "9100"}, True),
+    ],
+)
+def test_metrics_are_off_unless_asked_for(
+    env: dict[str, str], enabled: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert settings_from(env, monkeypatch, tmp_path).metrics_enabled is enabled

@@ -59,6 +59,14 @@ class PublicOnlyResolver(AbstractResolver):
         await self._inner.close()
 
 
+class TooLarge(InvalidInput):
+    """The file is larger than the caller takes (`limit` bytes)."""
+
+    def __init__(self, user_message: str, limit: int) -> None:
+        super().__init__(user_message)
+        self.limit = limit
+
+
 class SafeFetcher:
     """Downloads small files from public https URLs, with caps on time and size."""
 
@@ -69,17 +77,21 @@ class SafeFetcher:
         timeout: float = 15.0,
         allow: AddressFilter = is_public,
         ssl_context: ssl.SSLContext | None = None,
+        accept: str = "image/*",
     ) -> None:
         self._max_bytes = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=5.0)
         self._allow = allow
         self._ssl: ssl.SSLContext | bool = ssl_context or True
+        self._accept = accept
 
-    async def fetch(self, url: str) -> bytes:
-        """The body of `url`, following at most a few redirects, each one checked again."""
+    async def fetch(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """The body of `url`, following at most a few redirects, each one checked again;
+        `TooLarge` past `max_bytes` (default: the fetcher's own cap, whichever is smaller)."""
+        limit = self._max_bytes if max_bytes is None else min(max_bytes, self._max_bytes)
         target = self._checked(url)
         connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(self._allow), ssl=self._ssl)
-        headers = {"User-Agent": "runway-characters-discord (image fetch)", "Accept": "image/*"}
+        headers = {"User-Agent": "runway-characters-discord (fetch)", "Accept": self._accept}
         async with aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, headers=headers
         ) as session:
@@ -91,7 +103,7 @@ class SafeFetcher:
                                 str(target.join(URL(response.headers["Location"])))
                             )
                             continue
-                        return await self._body(response)
+                        return await self._body(response, limit)
                 except TimeoutError:
                     raise _refused("the server took too long to answer") from None
                 except aiohttp.ClientError as error:
@@ -114,18 +126,18 @@ class SafeFetcher:
             raise _refused(_PRIVATE)
         return target
 
-    async def _body(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _body(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
         if response.status != 200:
             raise _refused(f"the server answered with status {response.status}")
         declared = response.content_length
-        if declared is not None and declared > self._max_bytes:
-            raise _too_big(self._max_bytes)
+        if declared is not None and declared > limit:
+            raise _too_big(limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):
             size += len(chunk)
-            if size > self._max_bytes:
-                raise _too_big(self._max_bytes)
+            if size > limit:
+                raise _too_big(limit)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -147,5 +159,8 @@ def _refused(reason: str) -> InvalidInput:
     return InvalidInput(f"The bot could not use that link: {reason}.")
 
 
-def _too_big(limit: int) -> InvalidInput:
-    return _refused(f"the file is larger than {limit // (1024 * 1024)} MB")
+def _too_big(limit: int) -> TooLarge:
+    return TooLarge(
+        f"The bot could not use that link: the file is larger than {limit // (1024 * 1024)} MB.",
+        limit,
+    )

@@ -44,3 +44,15 @@ SEED_MAX_SESSION_SECONDS: Final = 300
 
 # Knowledge per avatar (Runway's guides; the same in both dialects).
 KNOWLEDGE_TOKENS_PER_AVATAR: Final = 50_000
+
+# Avatar videos (production only): `POST /v1/avatar_videos`, followed with `GET /v1/tasks/{id}`.
+VIDEO_TEXT_MAX: Final = 5_000
+AUDIO_HTTPS_MAX: Final = 2_048
+AUDIO_RUNWAY_URI_MAX: Final = 5_000
+AUDIO_DATA_URI_MAX: Final = 16_777_216
+"""The whole `data:audio/...;base64,` URI, in characters: about 12 MB of audio once encoded."""
+AUDIO_MIN: Final = 13
+VIDEO_SECONDS_PER_CREDIT: Final = 3
+"""How the bot turns a task's `cost` (whole credits) into seconds of video when it has not
+measured the video itself: Runway prices avatar output like its live calls, about 2 credits
+per 6 s (reference README), so a credit buys 3 s. The sandbox charges at the same rate."""

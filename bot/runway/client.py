@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot import __version__
-from bot.runway import catalog
+from bot.runway import catalog, metered
 from bot.runway.dialects import RULES, DialectRules, Operation
 from bot.runway.errors import (
     BadRequestError,
@@ -42,13 +42,16 @@ from bot.runway.models import (
     AvatarStatus,
     Conversation,
     CreatedSession,
+    CreatedTask,
     Document,
     Page,
     RealtimeSession,
     SessionCredentials,
     SessionSpec,
     SessionStatus,
+    Task,
     Usage,
+    VideoSpec,
 )
 from bot.runway.retry import NOT_SENT_ERRORS, REFUSED_STATUSES, RetryPolicy, retry_after_seconds
 from bot.settings import Dialect
@@ -271,6 +274,30 @@ class RunwayClient:
         data = await self._json("GET", "/v1/avatar_conversations", params=params)
         return self._model(Page[Conversation], data)
 
+    # Avatar videos
+
+    async def create_avatar_video(self, spec: VideoSpec) -> str:
+        """Start rendering a video of the avatar speaking; the task's id. Billed, so it is
+        sent again only when it certainly never arrived (see retry.py)."""
+        self._require(Operation.VIDEO_CREATE)
+        data = await self._json(
+            "POST",
+            "/v1/avatar_videos",
+            json=self.rules.video_body(spec),
+            http_timeout=self._create_timeout,
+        )
+        return self._model(CreatedTask, data).id
+
+    async def get_task(self, task_id: str) -> Task:
+        self._require(Operation.TASK_GET)
+        return self._model(Task, await self._json("GET", f"/v1/tasks/{task_id}"))
+
+    async def cancel_task(self, task_id: str) -> None:
+        """Cancel a task still in progress (a finished one is deleted). Runway answers 404
+        for a task already cancelled or deleted, which callers may take as done."""
+        self._require(Operation.TASK_CANCEL)
+        await self._request("DELETE", f"/v1/tasks/{task_id}")
+
     # Usage
 
     async def usage(self, start: datetime, end: datetime) -> Usage:
@@ -327,17 +354,16 @@ class RunwayClient:
                     method, path, json=json, params=params, headers=headers, **extra
                 )
             except httpx.TransportError as error:
+                metered.observe(method, path, None, time.perf_counter() - started)
                 log.warning("runway %s %s failed: %s", method, path, type(error).__name__)
                 if last or not policy.may_retry_error(method, error):
                     raise _transport_error(error) from None
                 await asyncio.sleep(policy.backoff(attempt))
                 continue
+            elapsed = time.perf_counter() - started
+            metered.observe(method, path, response.status_code, elapsed)
             log.debug(
-                "runway %s %s -> %s in %.0f ms",
-                method,
-                path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
+                "runway %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed * 1000
             )
             if response.is_success:
                 return response

@@ -20,8 +20,11 @@ from bot.runway.models import (
     CreatedSession,
     CustomAvatar,
     Document,
+    PresetAvatar,
     SessionCredentials,
     SessionSpec,
+    TextSpeech,
+    VideoSpec,
     Voice,
 )
 from bot.settings import Dialect
@@ -46,6 +49,9 @@ class Operation(Enum):
     SESSION_CONSUME = "fetching a session's join credentials"
     USAGE = "reading Runway's usage figures"
     CONVERSATION_LIST = "listing Runway's sessions"
+    VIDEO_CREATE = "making avatar videos"
+    TASK_GET = "following a video's rendering"
+    TASK_CANCEL = "cancelling a video"
 
 
 _SEED_OPERATIONS = frozenset(
@@ -89,14 +95,9 @@ class DialectRules:
         return body
 
     def session_body(self, spec: SessionSpec) -> dict[str, Any]:
-        avatar: dict[str, str]
-        if isinstance(spec.avatar, CustomAvatar):
-            avatar = {"type": "custom", "avatarId": spec.avatar.avatar_id}
-        else:
-            avatar = {"type": self.preset_avatar_type, "presetId": spec.avatar.preset_id}
         body: dict[str, Any] = {
             "model": catalog.SESSION_MODEL,
-            "avatar": avatar,
+            "avatar": self._avatar(spec.avatar),
             self.duration_field: self.clamp_session_seconds(spec.max_seconds),
         }
         if spec.personality:
@@ -104,6 +105,25 @@ class DialectRules:
         if spec.start_script:
             body["startScript"] = spec.start_script
         return body
+
+    def video_body(self, spec: VideoSpec) -> dict[str, Any]:
+        speech: dict[str, Any]
+        if isinstance(spec.speech, TextSpeech):
+            speech = {"type": "text", "text": spec.speech.text}
+            if spec.speech.voice_preset:
+                speech["voice"] = {"type": "preset", "presetId": spec.speech.voice_preset}
+        else:
+            speech = {"type": "audio", "audio": spec.speech.audio}
+        return {
+            "model": catalog.SESSION_MODEL,
+            "avatar": self._avatar(spec.avatar),
+            "speech": speech,
+        }
+
+    def _avatar(self, avatar: PresetAvatar | CustomAvatar) -> dict[str, str]:
+        if isinstance(avatar, CustomAvatar):
+            return {"type": "custom", "avatarId": avatar.avatar_id}
+        return {"type": self.preset_avatar_type, "presetId": avatar.preset_id}
 
     def clamp_session_seconds(self, seconds: int) -> int:
         return max(self.min_session_seconds, min(self.max_session_seconds, seconds))

@@ -199,3 +199,59 @@ class SessionSpec(_Model):
     max_seconds: int = Field(gt=0)
     personality: str | None = None
     start_script: str | None = None
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    THROTTLED = "THROTTLED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class Credits(_Model):
+    credits: float
+
+
+class Task(_Model):
+    """A generation task (`GET /v1/tasks/{id}`): an avatar video being rendered.
+
+    `output` holds links that expire within a day or two; asking for the task again gives
+    fresh ones. `cost` is the final charge of a finished task (0 when refunded)."""
+
+    id: str
+    status: TaskStatus
+    created_at: datetime | None = None
+    progress: float | None = None
+    estimated_cost: Credits | None = None
+    cost: Credits | None = None
+    output: tuple[str, ...] = ()
+    failure: str | None = None
+    failure_code: str | None = None
+
+
+class CreatedTask(_Model):
+    id: str
+
+
+class TextSpeech(_Model):
+    """A script Runway speaks with the avatar's voice, or with a preset voice given here."""
+
+    text: str
+    voice_preset: str | None = None
+
+
+class AudioSpeech(_Model):
+    """Recorded speech the avatar lip-syncs to, carried inline as a `data:audio/...` URI."""
+
+    audio: str
+
+
+class VideoSpec(_Model):
+    avatar: PresetAvatar | CustomAvatar
+    speech: TextSpeech | AudioSpeech

@@ -34,6 +34,23 @@ class Permissions:
         also = f" or the <@&{role}> role" if role is not None else ""
         raise NotAllowed(f"{doing} needs the Manage Server permission{also}.")
 
+    async def require_video_maker(self, guild_id: int, actor: Actor) -> GuildSettings:
+        """Avatar videos are posted for the whole channel to see and cost Runway credits:
+        managers may always ask for them, other members only with the role an admin chose."""
+        settings = await self._guilds.get(guild_id)
+        managers = (settings.manager_role_id, settings.video_role_id)
+        if actor.manages_guild or any(role in actor.role_ids for role in managers if role):
+            return settings
+        if settings.video_role_id is not None:
+            raise NotAllowed(
+                f"Asking avatars for videos here needs the <@&{settings.video_role_id}> role "
+                "(or the right to manage avatars)."
+            )
+        raise NotAllowed(
+            "Only members who manage avatars may ask them for videos here. An admin can open "
+            "it to a role with `/avatar permissions video_role`."
+        )
+
     @staticmethod
     def require_admin(actor: Actor, *, doing: str) -> None:
         """Settings that decide who may manage avatars stay with Manage Server itself."""

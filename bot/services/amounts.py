@@ -20,6 +20,9 @@ TIME_LIMITS: Final = frozenset(
         QuotaName.MEMBER_DAY,
         QuotaName.COOLDOWN,
         QuotaName.SESSION,
+        QuotaName.VIDEO_GUILD_DAY,
+        QuotaName.VIDEO_MEMBER_DAY,
+        QuotaName.VIDEO_COOLDOWN,
     }
 )
 
@@ -32,6 +35,9 @@ LABELS: Final = {
     QuotaName.MEMBER_LIVE: "Live calls at once per member",
     QuotaName.COOLDOWN: "Wait between a member's calls",
     QuotaName.SESSION: "Longest call",
+    QuotaName.VIDEO_GUILD_DAY: "Server video time per day",
+    QuotaName.VIDEO_MEMBER_DAY: "Video time per member per day",
+    QuotaName.VIDEO_COOLDOWN: "Wait between a member's videos",
 }
 
 UNLIMITED_WORDS: Final = frozenset({"unlimited", "no limit", "nolimit", "infinite", "∞"})
@@ -86,5 +92,7 @@ def describe(name: QuotaName, value: int | None) -> str:
     if value is None:
         return "unlimited"
     if value == 0:
-        return "none allowed" if name is not QuotaName.COOLDOWN else "no wait"
+        return (
+            "no wait" if name in (QuotaName.COOLDOWN, QuotaName.VIDEO_COOLDOWN) else "none allowed"
+        )
     return duration_text(value) if name in TIME_LIMITS else str(value)

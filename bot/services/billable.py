@@ -49,6 +49,7 @@ class IntentKind(StrEnum):
     AVATAR = "avatar"
     DOCUMENT = "document"
     SESSION = "session"
+    VIDEO = "video"
 
 
 def fingerprint(*parts: str | int | None) -> bytes:

@@ -6,10 +6,11 @@ exactly the wiring that runs in production.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from math import ceil
 
-from bot.net.safe_fetch import SafeFetcher
+from bot.net.safe_fetch import AddressFilter, SafeFetcher, is_public
 from bot.runway.client import RunwayClient
 from bot.services.actors import Permissions
 from bot.services.alerts import BudgetAlerts
@@ -30,10 +31,14 @@ from bot.services.privacy import PrivacyService
 from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
+from bot.services.reconcile_videos import VideoHandler
 from bot.services.reconciler import DEAD_OWNER_GRACE_SECONDS, INTERVAL_SECONDS, Reconciler
 from bot.services.sessions import SessionService
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
+from bot.services.video_quotas import VideoQuotas
+from bot.services.video_tracker import POLL_SECONDS, RENDER_TIMEOUT_SECONDS, VideoTracker
+from bot.services.videos import VideoService
 from bot.services.voices import VoiceCatalog
 from bot.services.welcome import Welcomes
 from bot.storage import (
@@ -52,11 +57,31 @@ from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
 from bot.storage.retention import RetentionRepository
+from bot.storage.videos import VideoRepository
 from bot.storage.welcomes import WelcomeRepository
 from bot.workers.pool import WorkerPool
 
 IMAGES_AT_ONCE = 2
 """Images decoded at once, each in its own worker (tens of MB for a moment each)."""
+MEDIA_AT_ONCE = 2
+"""Recordings checked and videos measured at once, each in its own worker (FFmpeg)."""
+VIDEO_MAX_BYTES = 100 * 1024 * 1024
+"""The largest video the bot downloads: the largest upload a Discord server takes (level 3)."""
+
+
+def video_fetcher(
+    *, allow: AddressFilter = is_public, ssl_context: ssl.SSLContext | None = None
+) -> SafeFetcher:
+    """Downloads Runway's finished videos: https only, at most a Discord server's largest
+    upload, in at most two minutes. `allow` and `ssl_context` let it reach a sandbox's own
+    https server on this machine."""
+    return SafeFetcher(
+        max_bytes=VIDEO_MAX_BYTES,
+        timeout=120.0,
+        accept="video/*",
+        allow=allow,
+        ssl_context=ssl_context,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +104,8 @@ class Services:
     privacy: PrivacyService
     maintenance: Maintenance
     charts: ChartProcess
+    videos: VideoService
+    video_quotas: VideoQuotas
 
     async def close(self) -> None:
         """Stop what runs beside the requests: the scheduled upkeep and the chart process."""
@@ -101,6 +128,9 @@ async def build_services(
     inline_check_seconds: float | None = None,
     slow_notice_seconds: float = SLOW_NOTICE_SECONDS,
     reconcile_interval: float = INTERVAL_SECONDS,
+    videos_from: SafeFetcher | None = None,
+    video_poll_seconds: float = POLL_SECONDS,
+    video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
     identity = ProcessIdentity(ProcessRepository(database))
@@ -145,6 +175,16 @@ async def build_services(
     sessions = SessionRepository(database)
     usage = UsageRepository(database)
     tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    video_records = VideoRepository(database)
+    media = WorkerPool(MEDIA_AT_ONCE)
+    video_tracker = VideoTracker(
+        videos=video_records,
+        runway=runway,
+        fetcher=videos_from or video_fetcher(),
+        media=media,
+        poll_seconds=video_poll_seconds,
+        render_timeout=video_render_timeout,
+    )
     reconciler = Reconciler(
         intents=intents,
         sessions=sessions,
@@ -153,6 +193,7 @@ async def build_services(
             AvatarHandler(avatars, runway),
             DocumentHandler(documents, runway),
             SessionHandler(sessions, runway, tracker.cancel_remote),
+            VideoHandler(video_records, video_tracker),
         ],
         interval=reconcile_interval,
         dead_grace=min(DEAD_OWNER_GRACE_SECONDS, grace),
@@ -171,6 +212,7 @@ async def build_services(
             session_max_seconds=runway.rules.clamp_session_seconds(session_max_seconds),
         ),
     )
+    video_quotas = VideoQuotas(quotas=quotas, videos=video_records)
     return Services(
         guilds=guilds,
         state=state,
@@ -199,7 +241,9 @@ async def build_services(
         ),
         tracker=tracker,
         quotas=quotas,
-        alerts=BudgetAlerts(quotas=quotas, repository=quota_records, usage=usage),
+        alerts=BudgetAlerts(
+            quotas=quotas, repository=quota_records, usage=usage, videos=video_records
+        ),
         usage=UsageReports(
             usage=usage,
             sessions=sessions,
@@ -207,6 +251,7 @@ async def build_services(
             quotas=quotas,
             runway=runway,
             charts=charts,
+            videos=video_records,
         ),
         pictures=pictures,
         welcomes=Welcomes(WelcomeRepository(database)),
@@ -216,4 +261,18 @@ async def build_services(
         privacy=privacy,
         maintenance=Maintenance(privacy=privacy, optimize=database.optimize),
         charts=charts,
+        videos=VideoService(
+            videos=video_records,
+            runway=runway,
+            billable=billable,
+            identity=identity,
+            quotas=video_quotas,
+            permissions=permissions,
+            audit=audit,
+            voices=voices,
+            avatars=avatar_service,
+            media=media,
+            tracker=video_tracker,
+        ),
+        video_quotas=video_quotas,
     )

@@ -51,6 +51,9 @@ def default_limits(
         QuotaName.MEMBER_LIVE: 1,
         QuotaName.COOLDOWN: 0,
         QuotaName.SESSION: session_max_seconds,
+        QuotaName.VIDEO_GUILD_DAY: 15 * 60,
+        QuotaName.VIDEO_MEMBER_DAY: 3 * 60,
+        QuotaName.VIDEO_COOLDOWN: 60,
     }
 
 

@@ -55,6 +55,7 @@ from bot.storage import (
 )
 from bot.storage import LimitReached as StorageLimit
 from bot.storage.intents import IntentState, NewIntent
+from bot.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +189,11 @@ class SessionService:
                 ),
             )
         except StorageLimit as limit:
+            metrics.refused(limit.limit)
             raise LimitReached(
                 plan.policy.explain(limit, self._clock()), limit=limit.limit
             ) from None
+        metrics.SESSION_ADMISSIONS.inc()
         intent_id = await self._billable.intents.for_record(IntentKind.SESSION, session.id)
         try:
             answer = await self._billable.call(

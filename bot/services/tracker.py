@@ -23,6 +23,7 @@ from bot.runway.errors import RunwayError
 from bot.runway.models import SessionStatus
 from bot.services.background import Background
 from bot.storage import Clock, EndReason, Session, SessionRepository, SessionState, unix_now
+from bot.telemetry.metrics import TRACKER_LAST_SWEEP, TRACKER_LEADER, TRACKER_SWEEP
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class SessionTracker:
 
     def start(self) -> None:
         self._loop.start()
+        TRACKER_LEADER.set(1)  # every process that runs a tracker leads it (one per database)
 
     async def stop(self) -> None:
+        TRACKER_LEADER.set(0)
         await self._loop.stop()
 
     def wake(self) -> None:
@@ -127,7 +130,9 @@ class SessionTracker:
             # sweep is running must get a sweep of its own, not wait for the next poll.
             self._wake.clear()
             try:
-                await self.sweep()
+                with TRACKER_SWEEP.time():
+                    await self.sweep()
+                TRACKER_LAST_SWEEP.set_to_current_time()
             except Exception:  # the loop must survive anything; the next sweep retries
                 log.exception("session sweep failed")
             with contextlib.suppress(TimeoutError):

@@ -37,6 +37,7 @@ from bot.storage import (
     unix_now,
 )
 from bot.storage.books import BooksRepository
+from bot.storage.videos import VideoRepository, VideoTotals
 
 TOP: Final = 5
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -91,6 +92,8 @@ class UsageReport:
     top_members: list[MemberUsage]  # empty in a member's own report
     end_reasons: list[LabelUsage]
     reconciliation: Reconciliation | None
+    videos: VideoTotals | None = None
+    """Avatar videos settled in the period (None where the bot makes none)."""
 
     @property
     def label(self) -> str:
@@ -114,8 +117,10 @@ class UsageReports:
         quotas: QuotaService,
         runway: RunwayClient,
         charts: ChartProcess,
+        videos: VideoRepository | None = None,
         clock: Clock = unix_now,
     ) -> None:
+        self._videos = videos
         self._usage = usage
         self._charts = charts
         self._sessions = sessions
@@ -134,6 +139,9 @@ class UsageReports:
         figures = await self._usage.summary(
             guild_id, period, local_time.day_starts(period, tz), member_id=member, top=TOP
         )
+        videos = None
+        if self._videos is not None and self._runway.rules.supports(Operation.VIDEO_CREATE):
+            videos = await self._videos.totals(guild_id, period, member_id=member)
         return UsageReport(
             guild_id=guild_id,
             member_id=member,
@@ -151,6 +159,7 @@ class UsageReports:
             top_members=figures.top_members,
             end_reasons=figures.end_reasons,
             reconciliation=await self._reconcile(period, now) if member is None else None,
+            videos=videos,
         )
 
     async def chart(self, report: UsageReport) -> bytes:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from bot.storage.sql import Engine, Params, Statement
 from bot.storage.transaction import ReadTx, Row, WriteTx
+from bot.telemetry.metrics import TransactionTimers, transaction_timers
 
 T = TypeVar("T")
 
@@ -67,28 +68,45 @@ class Database(ABC):
 
         return SqliteDatabase.open(Path(target), trace=trace, **options)
 
-    @abstractmethod
     async def write(self, body: Callable[[WriteTx], T]) -> T:
         """Run `body` atomically in a write transaction and return its result.
 
         Its changes are committed when this returns and undone if `body` raises (the exception
         propagates). Concurrent writes are group-committed: see `writer.py`.
         """
+        with self._timers.write.time():
+            return await self._write(body)
 
-    @abstractmethod
     async def read(self, body: Callable[[ReadTx], T]) -> T:
         """Run `body` on a read-only connection, in one read transaction (one snapshot).
 
         For reads that may take long: they never wait for writes, nor writes for them.
         """
+        with self._timers.read.time():
+            return await self._read(body)
 
-    @abstractmethod
     async def fetch_all(self, sql: Statement, params: Params = ()) -> list[Row]:
         """Run one quick query (a lookup by key or of live rows) outside any transaction."""
+        with self._timers.lookup.time():
+            return await self._fetch_all(sql, params)
 
     async def fetch_one(self, sql: Statement, params: Params = ()) -> Row | None:
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
+
+    @property
+    def _timers(self) -> TransactionTimers:
+        """The transaction-latency metric's series of this engine (`bot.telemetry.metrics`)."""
+        return transaction_timers(self.engine.value)
+
+    @abstractmethod
+    async def _write(self, body: Callable[[WriteTx], T]) -> T: ...
+
+    @abstractmethod
+    async def _read(self, body: Callable[[ReadTx], T]) -> T: ...
+
+    @abstractmethod
+    async def _fetch_all(self, sql: Statement, params: Params) -> list[Row]: ...
 
     @abstractmethod
     async def optimize(self) -> None:

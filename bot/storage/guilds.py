@@ -28,6 +28,7 @@ class GuildSettings:
     alert_channel_id: int | None = None
     timezone: str = "UTC"
     retention_months: int | None = None  # None: keep every session
+    video_role_id: int | None = None  # who may ask for avatar videos besides managers
 
 
 class GuildSettingsRepository:
@@ -49,6 +50,7 @@ class GuildSettingsRepository:
         alert_channel_id: int | Unset | None = UNSET,
         timezone: str | Unset = UNSET,
         retention_months: int | Unset | None = UNSET,
+        video_role_id: int | Unset | None = UNSET,
     ) -> GuildSettings:
         """Change only the fields given (None clears a channel or role, or keeps every session)
         in one statement.
@@ -62,6 +64,7 @@ class GuildSettingsRepository:
             alert_channel_id=alert_channel_id,
             timezone=timezone,
             retention_months=retention_months,
+            video_role_id=video_role_id,
         )
         # A guild's first change inserts its row: the columns not given take the defaults.
         defaults = GuildSettings(guild_id)
@@ -106,9 +109,10 @@ _GET = hot(
 
 _UPSERT = """
 INSERT INTO guild_settings (guild_id, manager_role_id, approval_required, review_channel_id,
-                            alert_channel_id, timezone, retention_months, updated_at)
+                            alert_channel_id, timezone, retention_months, video_role_id,
+                            updated_at)
 VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
-        :alert_channel_id, :timezone, :retention_months, :now)
+        :alert_channel_id, :timezone, :retention_months, :video_role_id, :now)
 ON CONFLICT (guild_id) DO UPDATE SET
     manager_role_id = CASE WHEN :set_manager_role_id THEN excluded.manager_role_id
         ELSE guild_settings.manager_role_id END,
@@ -122,6 +126,8 @@ ON CONFLICT (guild_id) DO UPDATE SET
         ELSE guild_settings.timezone END,
     retention_months = CASE WHEN :set_retention_months THEN excluded.retention_months
         ELSE guild_settings.retention_months END,
+    video_role_id = CASE WHEN :set_video_role_id THEN excluded.video_role_id
+        ELSE guild_settings.video_role_id END,
     updated_at = excluded.updated_at
 RETURNING *
 """
@@ -136,6 +142,7 @@ def _settings(row: Row) -> GuildSettings:
         alert_channel_id=row["alert_channel_id"],
         timezone=row["timezone"],
         retention_months=row["retention_months"],
+        video_role_id=row["video_role_id"],
     )
 
 

@@ -41,13 +41,17 @@ class QuotaName(StrEnum):
     MEMBER_LIVE = "member_live"
     COOLDOWN = "cooldown_seconds"
     SESSION = "session_seconds"
+    VIDEO_GUILD_DAY = "video_guild_day_seconds"
+    VIDEO_MEMBER_DAY = "video_member_day_seconds"
+    VIDEO_COOLDOWN = "video_cooldown_seconds"
 
 
 class Budget(StrEnum):
-    """A guild's time budgets that alerts follow."""
+    """A guild's budgets that alerts follow: call time a day and a month, video time a day."""
 
     DAY = "day"
     MONTH = "month"
+    VIDEO_DAY = "video_day"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Retention: ended sessions older than a guild's chosen horizon are deleted in small batches.
+"""Retention: ended sessions (and avatar videos) older than a guild's chosen horizon are
+deleted in small batches.
 
 Their figures are already in the rollups (every session enters them when it ends), so reports,
 budgets and reconciliation over old periods keep their totals; what goes is the per-session
@@ -33,9 +34,12 @@ class RetentionRepository:
 
     async def delete_batch(self, guild_id: int, *, started_before: int, limit: int) -> int:
         """Delete up to `limit` of the guild's ended sessions that started before
-        `started_before`, oldest first; returns how many went."""
+        `started_before`, oldest first, and as many of its ended avatar videos (with their
+        texts; their seconds stay in the video rollups); returns how many went."""
         params = {"guild": guild_id, "before": started_before, "limit": limit}
-        return await self._db.write(lambda tx: tx.execute(_DELETE_BATCH, params))
+        return await self._db.write(
+            lambda tx: tx.execute(_DELETE_BATCH, params) + tx.execute(_DELETE_VIDEOS, params)
+        )
 
 
 _RULES = """
@@ -53,4 +57,16 @@ _DELETE_BATCH = hot(
     )
     """,
     reads={"sessions.pk": None, "sessions_ended": "created_at<"},
+)
+
+_DELETE_VIDEOS = hot(
+    "retention: a batch of a server's oldest ended avatar videos",
+    """
+    DELETE FROM videos WHERE id IN (
+        SELECT id FROM videos
+        WHERE guild_id = :guild AND state IN ('SETTLED', 'RELEASED') AND counted_at < :before
+        ORDER BY counted_at LIMIT :limit
+    )
+    """,
+    reads={"videos.pk": None, "videos_ended": "counted_at<"},
 )

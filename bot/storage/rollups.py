@@ -1,8 +1,9 @@
 """The usage rollups as a whole: what changes them besides a session ending, and their check.
 
 Each rollup is a table kept equal to the sum, by its keys, of a view of what each ended
-session contributes (`<table>_rows`, migration 0003), by a trigger in the transaction that ends
-a session. Three things change them otherwise, each in the transaction that causes it:
+session (or avatar video, migration 0006) contributes (`<table>_rows`, migration 0003), by a
+trigger in the transaction that ends it. Three things change them otherwise, each in the
+transaction that causes it:
 
 - A server changes its timezone: its calls of the current and the previous local month (in the
   new timezone) move from their old local days and months to their new ones
@@ -40,6 +41,8 @@ class Rollup:
     counts: tuple[str, ...]  # a row exists while one of these is positive
     values: tuple[str, ...]
     local: bool  # keyed by the server's local days or months
+    ended_index: tuple[str, str] = ("sessions_ended", "created_at>")
+    """The index of ended rows a timezone move reads through, and the range it searches."""
 
     @property
     def rows(self) -> str:
@@ -141,6 +144,23 @@ ROLLUPS: Final = (
         True,
     ),
     Rollup("rollup_account_hours", ("dialect", "hour_start"), ("joined",), ("seconds",), False),
+    # Avatar videos (migration 0006): ended videos, by the moment each is charged to.
+    Rollup(
+        "rollup_video_days",
+        ("guild_id", "day_start"),
+        ("videos",),
+        ("seconds",),
+        True,
+        ("videos_ended", "counted_at>"),
+    ),
+    Rollup(
+        "rollup_video_member_days",
+        ("guild_id", "member_id", "day_start"),
+        ("videos", "released"),
+        ("seconds",),
+        True,
+        ("videos_ended", "counted_at>"),
+    ),
 )
 
 
@@ -172,7 +192,7 @@ _MOVES: Final = tuple(
         hot(
             f"timezone change: move the recent days of {rollup.table}",
             rollup.move_sql(),
-            reads={"sessions_ended": "created_at>", "guild_settings.pk": None},
+            reads=dict([rollup.ended_index, ("guild_settings.pk", None)]),
         ),
     )
     for rollup in ROLLUPS

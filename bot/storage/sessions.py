@@ -26,6 +26,7 @@ from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.privacy import personal_data
 from bot.storage.rollups import forget_member
 from bot.storage.transaction import ReadTx, Row, WriteTx
+from bot.telemetry.metrics import SESSIONS_ENDED, SETTLED_SECONDS
 
 
 class SessionState(StrEnum):
@@ -167,9 +168,12 @@ class SessionRepository:
 
     async def release(self, session_id: int, reason: EndReason) -> bool:
         """End a live session at no cost; False if it had already ended."""
-        return await self._write_changed(
+        released = await self._write_changed(
             _RELEASE, {"reason": reason, "now": self._clock(), "session_id": session_id}
         )
+        if released:
+            SESSIONS_ENDED.labels(reason=reason.value).inc()
+        return released
 
     async def note_runway_id(self, session_id: int, runway_id: str) -> bool:
         """Record the Runway session a released reservation turned out to have (found by
@@ -196,6 +200,7 @@ class SessionRepository:
                 (reason, now, *owners),
             )
         )
+        SESSIONS_ENDED.labels(reason=reason.value).inc(len(rows))
         return [int(row[0]) for row in rows]
 
     async def settle(
@@ -205,7 +210,7 @@ class SessionRepository:
 
         Settling twice (a retry, a resumed tracker) therefore never counts twice.
         """
-        return await self._write_changed(
+        settled = await self._write_changed(
             _SETTLE,
             {
                 "used": used_seconds,
@@ -214,6 +219,10 @@ class SessionRepository:
                 "session_id": session_id,
             },
         )
+        if settled:
+            SESSIONS_ENDED.labels(reason=end_reason.value).inc()
+            SETTLED_SECONDS.inc(used_seconds)
+        return settled
 
     async def use_join_code(
         self, code_hash: bytes, now: int, *, secret_hash: bytes | None = None

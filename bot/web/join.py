@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bot.services.join_types import JoinCredentials, JoinPicture, JoinState, JoinView
 from bot.web.assets import STATIC_ROOT, VENDOR_PATH, PageAssets
+from bot.web.metrics import record_outcome
 from bot.web.security import (
     DEFAULT_RATE_LIMITS,
     JoinRateLimits,
@@ -351,11 +352,15 @@ class _JoinHandlers:
         body = self._assets.render(
             "notice", {"state": state, "title": title, "message": message, "hint": hint}
         )
-        return web.Response(status=status, text=body, content_type="text/html", headers=headers)
+        response = web.Response(status=status, text=body, content_type="text/html", headers=headers)
+        record_outcome(response, state)
+        return response
 
 
 def _json_error(status: int, state: str, message: str) -> web.Response:
-    return web.json_response({"state": state, "message": message}, status=status)
+    response = web.json_response({"state": state, "message": message}, status=status)
+    record_outcome(response, state)
+    return response
 
 
 async def _pad(started: float) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.web.join import JoinBackend, add_join_routes
+from bot.web.join import JOIN_PREFIXES, JoinBackend, add_join_routes
+from bot.web.metrics import MetricsEndpoint, add_metrics_route, request_middleware
 from bot.web.security import DEFAULT_RATE_LIMITS, JoinRateLimits
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,15 @@ def build_app(
     livekit_dist: Path | None,
     livekit_origins: Sequence[str],
     rate_limits: JoinRateLimits = DEFAULT_RATE_LIMITS,
+    metrics: MetricsEndpoint | None = None,
 ) -> web.Application:
-    """The health check and the join pages, served by `backend` (the session service)."""
+    """The health check and the join pages, served by `backend` (the session service), and
+    `/metrics` when `metrics` is given (token-protected: see `bot.web.metrics`)."""
     app = web.Application(client_max_size=64 * 1024)
+    app.middlewares.append(request_middleware(JOIN_PREFIXES))
     app.router.add_get("/healthz", _health)
+    if metrics is not None:
+        add_metrics_route(app, metrics)
     add_join_routes(
         app,
         backend,

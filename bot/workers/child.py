@@ -20,6 +20,8 @@ JOBS: Final = {
     "image": "bot.services.images:prepare",
     "picture": "bot.services.images:picture_of",
     "tokens": "bot.services.token_count:count_tokens",
+    "audio": "bot.services.audio:check_audio",
+    "clip": "bot.services.audio:clip_seconds",
 }
 
 

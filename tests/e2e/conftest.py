@@ -86,10 +86,16 @@ def runway_dialect() -> str:
     return "production"
 
 
+@pytest.fixture(scope="module")
+def runway_key() -> str:
+    """The API key of the `runway` sandbox; override in a module for a distinctive one."""
+    return SANDBOX_KEY
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def runway(runway_dialect: str) -> AsyncIterator[Sandbox]:
+async def runway(runway_dialect: str, runway_key: str) -> AsyncIterator[Sandbox]:
     """A Runway sandbox in the test process, reachable by the bot over loopback HTTP."""
-    sandbox = Sandbox(dialect=runway_dialect, api_key=SANDBOX_KEY, config=fast_config())
+    sandbox = Sandbox(dialect=runway_dialect, api_key=runway_key, config=fast_config())
     async with sandbox.serve(host="127.0.0.1", port=0):
         yield sandbox
 
@@ -104,7 +110,7 @@ def runway_settings(runway: Sandbox, web_port: int) -> dict[str, str]:
     return {
         "RUNWAY_SANDBOX": "false",
         "RUNWAY_BASE_URL": runway.base_url,
-        "RUNWAYML_API_SECRET": SANDBOX_KEY,
+        "RUNWAYML_API_SECRET": runway.api_key,
         "RUNWAY_API_DIALECT": runway.dialect.value,
         "WEB_PORT": str(web_port),
         "PUBLIC_URL": f"http://127.0.0.1:{web_port}",

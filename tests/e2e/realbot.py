@@ -2,8 +2,9 @@
 
 Assumptions (kept in one place): `python -m bot` reads its settings from the environment;
 when discord.py fires on_ready it logs a message that begins with "ready"
-(`READY_PATTERN` matches "<logger>: ready ..."; lines such as "database ... ready" do
-not); and it stops with exit code 0 on SIGTERM.
+(`READY_PATTERN` matches "<logger>: ready ..." in the text format and `"message": "ready ...`
+in JSON lines; lines such as "database ... ready" do not); and it stops with exit code 0 on
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tests.e2e.database import database_settings
 from tests.fakediscord import BotProcess, FakeDiscord, bot_environment, free_port
 from tests.fakediscord.launch import launch_bot
 
-READY_PATTERN = r":\s+ready\b"
+READY_PATTERN = r'(:\s+|"message": ")ready\b'
 BOT_START_TIMEOUT = 60.0
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from bot.runway.sandbox import Sandbox
 from bot.services.knowledge import SEED_EXPLANATION
+from bot.services.videos import SEED_REFUSAL
 from tests.e2e.avatar_steps import (
     avatar_id,
     avatar_rows,
@@ -187,3 +188,13 @@ async def test_runway_faults_are_explained_and_nothing_is_kept(
     submitted = await submit_create(fake_discord, await open_create(fake_discord, admin, "Mia"))
     assert await refusal(fake_discord, submitted) == message
     assert avatar_rows(database, admin.guild.id) == []
+
+
+async def test_avatar_say_says_plainly_that_the_seed_has_no_video_endpoint(
+    fake_discord: FakeDiscord, bot: BotProcess, admin: Member, mia: str, runway: Sandbox
+) -> None:
+    result = await fake_discord.invoke(
+        "avatar say", member=admin, options={"avatar": mia, "text": "Hello, everyone!"}
+    )
+    assert await refusal(fake_discord, result) == SEED_REFUSAL
+    assert runway.requests("POST", "/v1/avatar_videos") == 0

@@ -256,6 +256,10 @@ async def test_every_free_text_option_declares_its_limits(
         "avatar edit avatar": (1, 50),
         "avatar edit voice": (1, 64),
         "avatar delete avatar": (1, 50),
+        "avatar say avatar": (1, 50),
+        # Past Runway's 5,000, so the member reads by how much a text is too long.
+        "avatar say text": (1, 6000),
+        "avatar say voice": (1, 64),
         "knowledge add avatar": (1, 50),
         "knowledge add name": (1, 255),
         "knowledge list avatar": (1, 50),

@@ -206,6 +206,14 @@ class Member:
         return value
 
 
+UPLOAD_LIMITS = {
+    0: 10 * 1024 * 1024,
+    1: 10 * 1024 * 1024,
+    2: 50 * 1024 * 1024,
+    3: 100 * 1024 * 1024,
+}
+
+
 @dataclass(eq=False)
 class Guild:
     id: int
@@ -217,6 +225,14 @@ class Guild:
     locale: str = "en-US"
     features: list[str] = field(default_factory=list)
     system_channel_id: int | None = None
+    premium_tier: int = 0
+    """Its boost level; level 2 and 3 raise what may be uploaded in it."""
+
+    @property
+    def upload_limit(self) -> int:
+        """Bytes one message may upload here: 10 MiB, 50 MiB at boost level 2, 100 MiB at
+        level 3 (Discord's support article "Server Boosting FAQ", perks by level)."""
+        return UPLOAD_LIMITS[self.premium_tier]
 
     @property
     def everyone(self) -> Role:

@@ -38,7 +38,6 @@ from tests.fakediscord.replies import (
 from tests.fakediscord.state import DiscordState, RestCall, Violation
 
 API_PREFIX = "/api/v10"
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Routes authenticated by the interaction or webhook token in the path, not a bot token.
 TOKEN_ROUTES = ("/interactions/", "/webhooks/")
 MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "interaction_id")
@@ -108,9 +107,11 @@ async def _judge(
         return refuse([str(exc)], error_response(400, INVALID_JSON))
     call.body = None if body is NO_BODY else body
     call.uploads = len(uploads)
-    if sum(len(u.data) for u in uploads) > MAX_UPLOAD_BYTES:
+    limit = state.upload_limit(request.match_info.get("channel_id"))
+    if sum(len(u.data) for u in uploads) > limit:
         return refuse(
-            ["uploads exceed Discord's 10 MiB limit"], error_response(413, REQUEST_TOO_LARGE)
+            [f"uploads exceed the {limit // (1024 * 1024)} MiB this channel's server takes"],
+            error_response(413, REQUEST_TOO_LARGE),
         )
     if spec is not None and match is not None:
         problems = spec.body_problems(match, content_type, body)

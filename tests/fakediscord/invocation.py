@@ -93,7 +93,7 @@ class PayloadBuilder:
             "app_permissions": str(state.bot_permissions_in(channel)),
             "locale": locale or user.locale,
             "entitlements": [],
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT if guild is None else guild.upload_limit,
             "channel_id": str(channel.id),
         }
         if guild is not None and member is not None:

@@ -162,7 +162,7 @@ def guild_create_payload(guild: Guild, bot_member: Member, *, joined: bool = Fal
         "safety_alerts_channel_id": None,
         "max_members": 500000,
         "vanity_url_code": None,
-        "premium_tier": 0,
+        "premium_tier": guild.premium_tier,
         "premium_subscription_count": 0,
         "preferred_locale": guild.locale,
         "nsfw_level": 0,

@@ -9,6 +9,7 @@ DMs, unknown things).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -495,9 +496,20 @@ class Routes:
                     raise DiscordError(403, errors.MISSING_PERMISSIONS)
                 request[BODY]["embeds"] = []
         body: Json = request[BODY]
+        # Create Message: "enforce_nonce: if true and nonce is present, it will be checked for
+        # uniqueness in the past few minutes. If another message was created by the same author
+        # with the same nonce, that message will be returned and no new message will be created."
+        key = (channel.id, self.state.bot_user.id, str(body.get("nonce")))
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            seen = self.state.nonces.get(key)
+            earlier = None if seen is None else self.state.messages.get(seen[0])
+            if seen and earlier and time.monotonic() - seen[1] < self.state.nonce_window:
+                return json_reply(earlier.data)
         stored = self.state.messages.create(
             channel_id=channel.id, author=self.state.bot_user, body=body, uploads=request[UPLOADS]
         )
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            self.state.nonces[key] = (stored.id, time.monotonic())
         return json_reply(stored.data)
 
     def _channel_message(self, request: web.Request) -> StoredMessage:

@@ -208,6 +208,7 @@ class FakeDiscord:
         shard: tuple[int, int] | None = None,
         system_channel: bool = True,
         announce: bool = True,
+        premium_tier: int = 0,
     ) -> Guild:
         """A guild the bot has just been added to, announced with GUILD_CREATE when the bot
         is online. Its #general is its system channel unless `system_channel` is False.
@@ -223,6 +224,7 @@ class FakeDiscord:
             bot_permissions=bot_permissions,
             guild_id=None if shard is None else self.state.ids.next_on_shard(*shard),
             system_channel=system_channel,
+            premium_tier=premium_tier,
         )
         if announce:
             await self.announce_guild(guild)

@@ -11,6 +11,7 @@ from tests.fakediscord.commands import CommandRegistry
 from tests.fakediscord.entities import (
     DEFAULT_BOT,
     DEFAULT_EVERYONE,
+    UPLOAD_LIMITS,
     Channel,
     ChannelType,
     Guild,
@@ -78,6 +79,9 @@ class DiscordState:
     ratelimits: RateLimits = field(default_factory=RateLimits)
     interactions: InteractionStore = field(default_factory=InteractionStore)
     session_starts: SessionStarts = field(default_factory=SessionStarts)
+    nonces: dict[tuple[int, int, str], tuple[int, float]] = field(default_factory=dict)
+    """(channel, author, nonce) -> (message id, when): what `enforce_nonce` dedupes."""
+    nonce_window: float = 300.0
 
     def __post_init__(self) -> None:
         self.bot_user = User(id=self.ids.next(), username="Fake Bot", bot=True)
@@ -86,6 +90,15 @@ class DiscordState:
         self.messages = MessageStore(self.ids, self.base_url)
         self.commands = CommandRegistry(self.ids, self.application_id)
         self.started = time.monotonic()
+
+    def upload_limit(self, channel_id: str | None) -> int:
+        """What one message may upload in this channel: its guild's limit (by boost level);
+        10 MiB anywhere else (DMs, interaction responses outside a guild)."""
+        channel = None if channel_id is None else self.channels.get(int(channel_id))
+        guild = None
+        if channel is not None and channel.guild_id is not None:
+            guild = self.guilds.get(channel.guild_id)
+        return UPLOAD_LIMITS[0] if guild is None else guild.upload_limit
 
     def accept_token(self, token: str) -> bool:
         return bool(token) and (self.token is None or token == self.token)
@@ -108,12 +121,15 @@ class DiscordState:
         guild_id: int | None = None,
         system_channel: bool = True,
         bot_joined_at: datetime | None = None,
+        premium_tier: int = 0,
     ) -> Guild:
         """A guild with a #general channel (its system channel unless `system_channel` is
         False) and the bot in it, since `bot_joined_at` (default: now)."""
         guild_id = guild_id or self.ids.next()
         owner = owner or self.new_user(f"owner-{guild_id % 10_000}")
-        guild = Guild(id=guild_id, name=name, owner_id=owner.id, locale=locale)
+        guild = Guild(
+            id=guild_id, name=name, owner_id=owner.id, locale=locale, premium_tier=premium_tier
+        )
         guild.roles.append(
             Role(id=guild_id, guild_id=guild_id, name="@everyone", permissions=everyone_permissions)
         )

@@ -333,7 +333,8 @@ async def test_data_uri_longer_than_five_megabytes_is_refused(api: httpx.AsyncCl
 async def test_body_far_over_the_image_limit_is_413_in_the_dialect_format(
     api: httpx.AsyncClient,
 ) -> None:
-    image = "data:image/png;base64," + "A" * (catalog.REFERENCE_DATA_URI_MAX * 2)
+    # Past what any request may carry (an avatar video's 16 MB audio URI, and then some).
+    image = "data:image/png;base64," + "A" * (catalog.AUDIO_DATA_URI_MAX + 2 * 1024 * 1024)
     response = await api.post(AVATARS, json=NOVA | {"referenceImage": image})
     assert response.status_code == 413
     assert set(response.json()) == {"error"}

@@ -109,7 +109,7 @@ def fill(conn: sqlite3.Connection, shape: Shape, *, analyze: bool) -> History:
     conn.execute("BEGIN")
     set_aside = conn.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
-        " AND (tbl_name IN ('sessions', 'runway_intents') OR tbl_name LIKE 'rollup%')"
+        " AND (tbl_name IN ('sessions', 'runway_intents', 'videos') OR tbl_name LIKE 'rollup%')"
         " AND sql IS NOT NULL"
     ).fetchall()
     for kind, name, _ in set_aside:
@@ -127,6 +127,9 @@ def fill(conn: sqlite3.Connection, shape: Shape, *, analyze: bool) -> History:
         conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
     conn.execute(_PROCESS, (shape.now,) * 3)
     conn.execute(_INTENTS)
+    conn.execute(_VIDEOS)
+    for sql in _VIDEO_ROLLUPS:
+        conn.execute(sql)
     for _, _, sql in set_aside:
         conn.execute(sql)
     history.live_codes = _live_sessions(conn, rng, shape, guilds, members)
@@ -255,6 +258,26 @@ SELECT 'session', guild_id, member_id, 1,
 FROM sessions ORDER BY id
 """
 
+# A video message (/avatar say) for every tenth call, ended as the call did, and its rollups
+# summed from their views (as migration 0006 fills them).
+_VIDEOS = """
+INSERT INTO videos (guild_id, channel_id, member_id, avatar_label, speech, text, state,
+                    estimate_seconds, used_seconds, cost_credits, runway_id, upload_limit,
+                    end_reason, owner, created_at, counted_at, submitted_at, ended_at)
+SELECT guild_id, 1, member_id, avatar_label, 'text', 'Hello there', state, 20,
+       CASE WHEN state = 'SETTLED' THEN 12 END, CASE WHEN state = 'SETTLED' THEN 6 END,
+       'task-' || id, 8388608, CASE WHEN state = 'SETTLED' THEN 'posted' ELSE 'failed' END, 1,
+       created_at, created_at, created_at + 1, created_at + 90
+FROM sessions WHERE id % 10 = 0 ORDER BY id
+"""
+_VIDEO_ROLLUPS = (
+    "INSERT INTO rollup_video_days SELECT guild_id, day_start, sum(videos), sum(seconds)"
+    " FROM rollup_video_days_rows GROUP BY guild_id, day_start",
+    "INSERT INTO rollup_video_member_days SELECT guild_id, member_id, day_start, sum(videos),"
+    " sum(released), sum(seconds) FROM rollup_video_member_days_rows"
+    " GROUP BY guild_id, member_id, day_start",
+)
+
 _INSERT_ENDED = """
 INSERT INTO sessions (guild_id, member_id, avatar_label, preset_id, runway_id, dialect, state,
                       max_seconds, used_seconds, end_reason, consumed_at, created_at, ended_at)
@@ -365,6 +388,9 @@ COPIED = (
     "rollup_member_days",
     "rollup_member_months",
     "rollup_account_hours",
+    "videos",
+    "rollup_video_days",
+    "rollup_video_member_days",
 )
 
 
@@ -382,7 +408,7 @@ def copy_to_postgres(path: Path, url: str) -> None:
                 with target.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in cursor:
                         copy.write_row(row)
-            for table in ("avatars", "sessions", "processes", "runway_intents"):
+            for table in ("avatars", "sessions", "processes", "runway_intents", "videos"):
                 target.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT coalesce(max(id), 1) FROM {table}))"

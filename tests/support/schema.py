@@ -62,7 +62,7 @@ def _predicate(where: str | None, columns: set[str]) -> frozenset[str]:
     """A partial index's condition as the columns and literals it names."""
     if not where:
         return frozenset()
-    words = re.findall(r"'[^']*'|\b\w+\b", where)
+    words = re.findall(r"'[^']*'|\b\w+\b", re.sub(r"::\w+", "", where))  # not PostgreSQL's casts
     return frozenset(w for w in words if w.startswith("'") or w in columns or w.upper() == "NULL")
 
 

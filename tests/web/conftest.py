@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.web.metrics import MetricsEndpoint
 from bot.web.security import DEFAULT_RATE_LIMITS, JoinRateLimits
 from bot.web.server import build_app
 from tests.web.fake_backend import FakeBackend
@@ -43,13 +44,17 @@ async def make_client(backend: FakeBackend, livekit_dist: Path) -> AsyncIterator
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def make(
-        *, rate_limits: JoinRateLimits = DEFAULT_RATE_LIMITS, without_livekit: bool = False
+        *,
+        rate_limits: JoinRateLimits = DEFAULT_RATE_LIMITS,
+        without_livekit: bool = False,
+        metrics: MetricsEndpoint | None = None,
     ) -> TestClient[web.Request, web.Application]:
         app = build_app(
             backend,
             livekit_dist=None if without_livekit else livekit_dist,
             livekit_origins=[LIVEKIT_ORIGIN],
             rate_limits=rate_limits,
+            metrics=metrics,
         )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server(access_log=None)  # as `serving()` runs it in production

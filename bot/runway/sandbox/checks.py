@@ -83,6 +83,12 @@ class ObjectView:
     def problem(self, key: str | int, code: str, message: str) -> None:
         self._checker.problem((*self._path, key), code, message)
 
+    def only(self, *keys: str) -> None:
+        """Refuse fields the schema does not have (`additionalProperties: false`)."""
+        for key in self._data:
+            if key not in keys:
+                self.problem(key, "unrecognized_keys", f"Unrecognized key: '{key}'")
+
     def require(self, key: str) -> None:
         """Record a missing required field whose value is read with an optional getter."""
         if key not in self._data:

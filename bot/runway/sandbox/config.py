@@ -27,3 +27,14 @@ class SandboxConfig:
     """Live sessions (not ready, ready or running) the organisation may hold; None: no limit."""
     livekit_url: str = "wss://sandbox.livekit.invalid"
     """The LiveKit server address handed out with session credentials."""
+    task_pending_seconds: float = 2.0
+    """How long a new avatar video task stays PENDING."""
+    task_throttled_seconds: float = 0.0
+    """How long it then waits THROTTLED (Runway's queue when the account is busy); 0: never."""
+    task_render_seconds: float = 8.0
+    """How long it is RUNNING, its progress going from 0 to 1, before it SUCCEEDS (or FAILS)."""
+    output_ttl_seconds: float = 86_400.0
+    """How long an output link works; asking for the task again gives a fresh one."""
+    video_padding_bytes: int = 0
+    """Extra bytes (an MP4 `free` box, which players skip) added to each video, to try a
+    file larger than a Discord server's upload limit."""

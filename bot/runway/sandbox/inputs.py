@@ -78,6 +78,17 @@ class SessionInput:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoInput:
+    """An avatar video to render: from a script (with an optional preset voice) or from
+    recorded audio (its bytes, from a data: URI; None when given as a link)."""
+
+    avatar: AvatarRef
+    text: str | None
+    voice: str | None
+    audio: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class PageQuery:
     """One page of a list: how many, where to resume, and in which order."""
 

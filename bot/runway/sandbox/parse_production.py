@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import re
 from collections.abc import Mapping
@@ -23,6 +25,7 @@ from bot.runway.sandbox.inputs import (
     SessionInput,
     Unset,
     UsageQuery,
+    VideoInput,
     Voice,
 )
 
@@ -119,6 +122,74 @@ def session_create(body: object) -> SessionInput:
     root.array("tools", max_items=SESSION_TOOLS_MAX)
     check.raise_if_any()
     return SessionInput(avatar=avatar, max_seconds=max_seconds)
+
+
+_AUDIO_KINDS: Final = (
+    ("https://", catalog.AUDIO_HTTPS_MAX),
+    ("runway://", catalog.AUDIO_RUNWAY_URI_MAX),
+    ("data:audio/", catalog.AUDIO_DATA_URI_MAX),
+)
+
+
+def video_create(body: object) -> VideoInput:
+    """`POST /v1/avatar_videos`: a model, an avatar and speech (text or audio); nothing else."""
+    check = Checker()
+    root = check.root(body)
+    root.choice("model", (catalog.SESSION_MODEL,))
+    avatar = session_avatar(root, preset_type="runway-preset")
+    root.only("model", "avatar", "speech")
+    text = voice = None
+    audio: bytes | None = None
+    speech = root.child("speech")
+    if speech is not None:
+        kind = speech.choice("type", ("text", "audio"))
+        if kind == "text":
+            text = speech.text("text", min_len=1, max_len=catalog.VIDEO_TEXT_MAX)
+            if speech.has("voice"):
+                voice = _speech_voice(speech)
+        elif kind == "audio":
+            audio = _audio(speech)
+    check.raise_if_any()
+    return VideoInput(avatar=avatar, text=text, voice=voice, audio=audio)
+
+
+def _speech_voice(speech: ObjectView) -> str | None:
+    voice = speech.child("voice")
+    if voice is None:
+        return None
+    kind = voice.choice("type", ("preset", "custom"))
+    if kind == "custom":
+        return voice.uuid("id")
+    return voice.choice("presetId", catalog.VOICE_PRESETS)
+
+
+def _audio(speech: ObjectView) -> bytes | None:
+    """The audio's bytes when it came as a base64 data: URI (links are not fetched)."""
+    value = speech.text("audio")
+    for prefix, longest in _AUDIO_KINDS:
+        if value.startswith(prefix):
+            if not catalog.AUDIO_MIN <= len(value) <= longest:
+                speech.problem(
+                    "audio",
+                    "too_big" if len(value) > longest else "too_small",
+                    f"String must contain between {catalog.AUDIO_MIN} and {longest} character(s)",
+                )
+            if prefix != "data:audio/":
+                return None
+            header, _, payload = value.partition(",")
+            try:
+                if not header.endswith(";base64"):
+                    raise ValueError(header)
+                return base64.b64decode(payload, validate=True)
+            except (ValueError, binascii.Error):
+                speech.problem("audio", "invalid_string", "Invalid base64 data URI")
+                return None
+    speech.problem(
+        "audio",
+        "invalid_union",
+        "Expected an https:// URL, a runway:// upload URI or a data:audio/ URI",
+    )
+    return None
 
 
 def session_avatar(root: ObjectView, *, preset_type: str) -> AvatarRef:

@@ -14,6 +14,7 @@ from bot.runway.sandbox.records import (
     SessionRecord,
     SessionStatus,
 )
+from bot.runway.sandbox.tasks import TaskRecord, TaskStatus
 from bot.runway.sandbox.usage import Usage
 
 Json = dict[str, Any]
@@ -155,3 +156,21 @@ def usage(summary: Usage) -> Json:
 def created(record_id: str, name: str, created_at: datetime) -> Json:
     """The seed description's answer to every create: `{id, name, createdAt}`."""
     return {"id": record_id, "name": name, "createdAt": timestamp(created_at)}
+
+
+def task(record: TaskRecord, now: datetime, output: list[str]) -> Json:
+    """A task in each status's own shape (runway-openapi.json allows no other fields)."""
+    status = record.status(now)
+    body: Json = {"id": record.id, "createdAt": timestamp(record.created_at), "status": str(status)}
+    if status is TaskStatus.RUNNING:
+        body["progress"] = record.progress(now)
+    if status in (TaskStatus.PENDING, TaskStatus.THROTTLED, TaskStatus.RUNNING):
+        body["estimatedCost"] = {"credits": record.credits}
+        return body
+    body["cost"] = {"credits": record.cost(now)}
+    if status is TaskStatus.SUCCEEDED:
+        body["output"] = output
+    elif status is TaskStatus.FAILED and record.failure is not None:
+        body["failure"] = record.failure.failure
+        body["failureCode"] = record.failure.code
+    return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Final
 
@@ -9,10 +10,13 @@ from aiohttp import web
 
 from bot.runway.sandbox import parse_production as parse
 from bot.runway.sandbox import render
+from bot.runway.sandbox.clip_maker import audio_seconds
 from bot.runway.sandbox.clock import Clock
 from bot.runway.sandbox.config import SandboxConfig
 from bot.runway.sandbox.library import Library
+from bot.runway.sandbox.media import MediaServer
 from bot.runway.sandbox.sessions import SessionBook
+from bot.runway.sandbox.tasks import TaskBook, TaskStatus
 from bot.runway.sandbox.usage import summarise
 from bot.runway.sandbox.wire import bearer, read_json
 
@@ -25,12 +29,21 @@ class ProductionApi:
     session_key_routes: Final = frozenset({CONSUME_ROUTE})
 
     def __init__(
-        self, library: Library, sessions: SessionBook, config: SandboxConfig, clock: Clock
+        self,
+        library: Library,
+        sessions: SessionBook,
+        config: SandboxConfig,
+        clock: Clock,
+        *,
+        tasks: TaskBook,
+        media: MediaServer,
     ) -> None:
         self._library = library
         self._sessions = sessions
         self._config = config
         self._clock = clock
+        self._tasks = tasks
+        self._media = media
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -50,6 +63,9 @@ class ProductionApi:
             web.post(CONSUME_ROUTE, self.consume_session),
             web.get("/v1/avatar_usage", self.usage, allow_head=False),
             web.get("/v1/avatar_conversations", self.list_conversations, allow_head=False),
+            web.post("/v1/avatar_videos", self.create_video),
+            web.get("/v1/tasks/{id}", self.get_task, allow_head=False),
+            web.delete("/v1/tasks/{id}", self.cancel_task),
         ]
 
     async def create_avatar(self, request: web.Request) -> web.Response:
@@ -132,6 +148,28 @@ class ProductionApi:
                 "roomName": f"sandbox-{session.id}",
             }
         )
+
+    async def create_video(self, request: web.Request) -> web.Response:
+        spec = parse.video_create(await read_json(request))
+        image = None
+        if spec.avatar.custom:
+            self._library.check_session_avatar(spec.avatar.id, must_be_ready=True)
+            image = self._library.avatar(spec.avatar.id).reference_image
+        length = None
+        if spec.audio is not None:
+            length = await asyncio.to_thread(audio_seconds, spec.audio)
+        task = self._tasks.create(spec, image=image, audio_seconds=length)
+        return web.json_response({"id": task.id})
+
+    async def get_task(self, request: web.Request) -> web.Response:
+        task = self._tasks.task(_id(request))
+        now = self._clock()
+        output = [self._media.link(task)] if task.status(now) is TaskStatus.SUCCEEDED else []
+        return web.json_response(render.task(task, now, output))
+
+    async def cancel_task(self, request: web.Request) -> web.Response:
+        self._tasks.cancel(_id(request))
+        return web.Response(status=204)
 
     async def usage(self, request: web.Request) -> web.Response:
         query = parse.usage_query(request.query)

@@ -16,16 +16,18 @@ from bot.runway.sandbox.config import SandboxConfig
 from bot.runway.sandbox.faults import Fault, Faults, JsonBody
 from bot.runway.sandbox.gate import Gate
 from bot.runway.sandbox.library import Library
+from bot.runway.sandbox.media import MediaServer
 from bot.runway.sandbox.records import SERVER_FAILURE
 from bot.runway.sandbox.routes_control import ControlApi
 from bot.runway.sandbox.routes_production import ProductionApi
 from bot.runway.sandbox.routes_seed import SeedApi
 from bot.runway.sandbox.sessions import SessionBook
+from bot.runway.sandbox.tasks import SERVER_TASK_FAILURE, TaskBook, TaskFailure, TaskRecord
 from bot.runway.sandbox.traffic import Traffic
 from bot.settings import Dialect
 
-# A data: URI may be 5 MB of text on its own; leave room for the rest of the JSON.
-_MAX_BODY = catalog.REFERENCE_DATA_URI_MAX + 1024 * 1024
+# An audio data: URI may be 16 MB of text on its own; leave room for the rest of the JSON.
+_MAX_BODY = catalog.AUDIO_DATA_URI_MAX + 1024 * 1024
 
 
 class Sandbox:
@@ -48,10 +50,19 @@ class Sandbox:
         self.clock = clock or Clock()
         self._library = Library(self.config, self.clock)
         self._sessions = SessionBook(self.config, self.clock)
+        self._tasks = TaskBook(self.config, self.clock)
+        self._media = MediaServer(self._tasks, self.config, self.clock)
         self._faults = Faults()
         self._traffic = Traffic()
         api: ProductionApi | SeedApi = (
-            ProductionApi(self._library, self._sessions, self.config, self.clock)
+            ProductionApi(
+                self._library,
+                self._sessions,
+                self.config,
+                self.clock,
+                tasks=self._tasks,
+                media=self._media,
+            )
             if self.dialect is Dialect.PRODUCTION
             else SeedApi(self._library, self._sessions, self.config)
         )
@@ -62,6 +73,11 @@ class Sandbox:
             self.dialect, api_key, self._faults, self._traffic, api.session_key_routes
         )
         self._base_url: str | None = None
+
+    @property
+    def media_ca_pem(self) -> bytes:
+        """The certificate a client must trust to download the videos (output links)."""
+        return self._media.ca_pem
 
     @property
     def base_url(self) -> str:
@@ -92,7 +108,11 @@ class Sandbox:
             await site.start()
             bound_port = runner.addresses[0][1]
             self._base_url = f"http://{_url_host(host)}:{bound_port}"
-            yield self
+            if self.dialect is Dialect.PRODUCTION:
+                async with self._media.serve():
+                    yield self
+            else:
+                yield self
         finally:
             self._base_url = None
             await runner.cleanup()
@@ -163,6 +183,14 @@ class Sandbox:
         """Fail a live session (not ready, ready or running); 409 once it has finished."""
         self._sessions.fail(session_id, failure, code)
 
+    def fail_task(self, task_id: str, failure: TaskFailure = SERVER_TASK_FAILURE) -> None:
+        """Fail an avatar video task in progress now; 409 once it has finished."""
+        self._tasks.fail(task_id, failure)
+
+    def tasks(self) -> list[TaskRecord]:
+        """Every avatar video task, for tests that compare Runway's side with the bot's."""
+        return self._tasks.records()
+
     def inventory(self) -> dict[str, dict[str, str]]:
         """Every object the emulated account holds, by kind: id -> status (documents:
         their name), whatever the dialect lets a client see. For tests that compare
@@ -172,6 +200,7 @@ class Sandbox:
             "avatars": {a.id: str(a.status(now)) for a in self._library.avatar_records()},
             "documents": {d.id: d.name for d in self._library.document_records()},
             "sessions": {s.id: str(s.state(now).status) for s in self._sessions.records()},
+            "tasks": {t.id: str(t.status(now)) for t in self._tasks.records() if not t.deleted},
         }
 
     def advance(self, seconds: float) -> None:
@@ -182,6 +211,8 @@ class Sandbox:
         """Forget every avatar, document, session, fault and count; time keeps its offset."""
         self._library.clear()
         self._sessions.clear()
+        self._tasks.clear()
+        self._media.clear()
         self._faults.clear()
         self._traffic.clear()
 

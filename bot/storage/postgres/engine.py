@@ -251,13 +251,13 @@ class PostgresDatabase(Database):
             database._readers.shutdown(wait=True)
             await asyncio.to_thread(pool.close)
 
-    async def write(self, body: Callable[[WriteTx], T]) -> T:
+    async def _write(self, body: Callable[[WriteTx], T]) -> T:
         return await self._writes.submit(body)
 
-    async def read(self, body: Callable[[ReadTx], T]) -> T:
+    async def _read(self, body: Callable[[ReadTx], T]) -> T:
         return await self._retrying(self._readers, partial(_read_unit, body, self._trace))
 
-    async def fetch_all(self, sql: Statement, params: Params = ()) -> list[Row]:
+    async def _fetch_all(self, sql: Statement, params: Params) -> list[Row]:
         text = text_for(sql, self.engine)
         return await self._retrying(
             self._readers, lambda conn: PostgresLink(conn, self._trace).fetch_all(text, params)

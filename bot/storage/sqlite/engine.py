@@ -143,13 +143,13 @@ class SqliteDatabase(Database):
         finally:
             await conn.close()
 
-    async def write(self, body: Callable[[WriteTx], T]) -> T:
+    async def _write(self, body: Callable[[WriteTx], T]) -> T:
         return await self._writes.submit(body)
 
-    async def read(self, body: Callable[[ReadTx], T]) -> T:
+    async def _read(self, body: Callable[[ReadTx], T]) -> T:
         return await self._readers.run(partial(_read_unit, body))
 
-    async def fetch_all(self, sql: Statement, params: Params = ()) -> list[Row]:
+    async def _fetch_all(self, sql: Statement, params: Params) -> list[Row]:
         rows = await self._conn.execute_fetchall(text_for(sql, self.engine), params)
         return list(rows)  # type: ignore[arg-type]  # the connection's row_factory makes Rows
 
