@@ -93,8 +93,9 @@ def runway_key() -> str:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def runway(runway_dialect: str, runway_key: str) -> AsyncIterator[Sandbox]:
-    """A Runway sandbox in the test process, reachable by the bot over loopback HTTP."""
+async def runway(runway_dialect: str, runway_key: str, e2e_engine: str) -> AsyncIterator[Sandbox]:
+    """A Runway sandbox in the test process, reachable by the bot over loopback HTTP; a fresh
+    one for each engine's bot, so neither finds the other's objects at Runway."""
     sandbox = Sandbox(dialect=runway_dialect, api_key=runway_key, config=fast_config())
     async with sandbox.serve(host="127.0.0.1", port=0):
         yield sandbox
