@@ -40,13 +40,7 @@ def database_target(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[str | Path]:
     """Where a test's database is: an SQLite file's path, or a fresh PostgreSQL database."""
-    if engine == "sqlite":
-        yield tmp_path / "data" / "bot.db"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    url = server.fresh_database()
-    yield url
-    server.drop(url)
+    yield from _target(engine, tmp_path / "data" / "bot.db", request, migrated=True)
 
 
 @pytest.fixture
@@ -54,10 +48,16 @@ def empty_target(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[str | Path]:
     """Like `database_target`, but without the bot's schema (for migration tests)."""
+    yield from _target(engine, tmp_path / "empty" / "bot.db", request, migrated=False)
+
+
+def _target(
+    engine: str, path: Path, request: pytest.FixtureRequest, *, migrated: bool
+) -> Iterator[str | Path]:
     if engine == "sqlite":
-        yield tmp_path / "empty" / "bot.db"
+        yield path
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    url = server.empty_database()
+    url = server.fresh_database() if migrated else server.empty_database()
     yield url
     server.drop(url)
