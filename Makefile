@@ -26,13 +26,17 @@ pytest: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 # Figures, not tests: several minutes in all (bench.growth builds a 1M-session database).
+# The database benchmarks run on both engines (PostgreSQL: a throwaway server they start).
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.ack_latency
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.reservations
+	$(BIN)/python -m bench.reservations --engine postgres
+	$(BIN)/python -m bench.pg_drivers
 	$(BIN)/python -m bench.image_memory
 	$(BIN)/python -m bench.chart_stall
 	$(BIN)/python -m bench.growth
+	$(BIN)/python -m bench.growth --engine postgres
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -14,7 +14,11 @@ the 10k database, measured in the same rounds. Goals: start, /quota show and the
 year reports run back to back on a read connection, against its idle p99 (goal <= 2x), and
 what a timezone change of the busy server costs (it moves two months of its days).
 
+`--engine postgres` runs it on a throwaway PostgreSQL server holding the same rows (built as
+on SQLite, then copied with COPY; see bench/engines.py); "ANALYZE" is PostgreSQL's then.
+
     python -m bench.growth [--sizes 10000,100000,1000000] [--rounds 30] [--starts 400]
+                           [--engine sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bench.common import machine, percentile
+from bench.engines import ENGINES, Bench
 from bot.runway.client import RunwayClient
 from bot.runway.models import RealtimeSession, SessionStatus, Usage
 from bot.services.actors import Actor
@@ -39,7 +44,7 @@ from bot.services.container import Services, build_services
 from bot.services.usage_reports import ReportPeriod
 from bot.settings import Dialect
 from bot.storage import Database, EndReason, NewSession, SessionRepository
-from tests.support.history import History, Shape, build
+from tests.support.history import History, Shape
 
 SIZES = (10_000, 100_000, 1_000_000)
 
@@ -203,12 +208,13 @@ async def contention(copy: Copy, starts: int, blocks: int = 4) -> None:
     )
 
 
-async def open_copy(stack: list[Callable[[], Awaitable[None]]], folder: Path, size: int) -> Copy:
-    path = folder / f"history-{size}.db"
+async def open_copy(stack: list[Callable[[], Awaitable[None]]], bench: Bench, size: int) -> Copy:
     began = time.perf_counter()
-    history = await build(path, Shape(sessions=size, now=int(time.time())))
+    target, history = await bench.history(
+        f"history_{size}", Shape(sessions=size, now=int(time.time()))
+    )
     fill = time.perf_counter() - began
-    database_cm = Database.open(path)
+    database_cm = Database.open(target)
     database = await database_cm.__aenter__()
     runway_cm = InstantRunway(
         base_url="http://127.0.0.1:9", api_key=SecretStr("never-sent"), dialect=Dialect.PRODUCTION
@@ -227,26 +233,28 @@ async def open_copy(stack: list[Callable[[], Awaitable[None]]], folder: Path, si
         await database_cm.__aexit__(None, None, None)
 
     stack.append(close)
-    megabytes = path.stat().st_size / 1e6
+    megabytes = bench.size_mb(target)
     return Copy(size, history, database, services, SessionRepository(database), fill, megabytes)
 
 
-async def main(sizes: list[int], rounds: int, starts: int) -> None:
+async def main(sizes: list[int], rounds: int, starts: int, engine: str) -> None:
     print(
-        f"growth: {len(OPERATIONS)} operations x {rounds} rounds on {len(sizes)} databases, "
-        "sizes interleaved in every round; Runway answers at once"
+        f"growth on {engine}: {len(OPERATIONS)} operations x {rounds} rounds on {len(sizes)} "
+        "databases, sizes interleaved in every round; Runway answers at once"
     )
     print(f"machine: {machine()}")
     closers: list[Callable[[], Awaitable[None]]] = []
     with tempfile.TemporaryDirectory(prefix="bench-growth-") as scratch:
+        bench = Bench.start(engine, Path(scratch))
         try:
             copies = []
             for size in sizes:
-                copy = await open_copy(closers, Path(scratch), size)
+                copy = await open_copy(closers, bench, size)
                 copies.append(copy)
                 print(
                     f"  {size:>9,} sessions: filled in {copy.fill_seconds:5.1f} s (one "
-                    f"transaction, then ANALYZE), {copy.megabytes:6.1f} MB"
+                    f"transaction{'' if engine == 'sqlite' else ', copied by COPY'}, then "
+                    f"ANALYZE), {copy.megabytes:6.1f} MB"
                 )
             for copy in copies:  # warm each copy's caches and the chart-free code paths once
                 for operation, _ in OPERATIONS.values():
@@ -270,6 +278,7 @@ async def main(sizes: list[int], rounds: int, starts: int) -> None:
         finally:
             for close in reversed(closers):
                 await close()
+            bench.stop()
 
 
 if __name__ == "__main__":
@@ -283,7 +292,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--starts", type=int, default=800, help="starts idle, and as many during reports"
     )
+    parser.add_argument("--engine", choices=ENGINES, default="sqlite")
     options = parser.parse_args()
     asyncio.run(
-        main([int(size) for size in options.sizes.split(",")], options.rounds, options.starts)
+        main(
+            [int(size) for size in options.sizes.split(",")],
+            options.rounds,
+            options.starts,
+            options.engine,
+        )
     )

@@ -15,7 +15,11 @@ turns, three rounds each; "ours" also runs on an empty database in every round, 
 the history costs it. Prints every round, the medians with their spread, and the ratio of the
 medians ours/baseline (goal >= 0.5x).
 
+`--engine postgres` runs the same on a throwaway PostgreSQL server (bench/engines.py): the
+same history, the same engine code path for both contenders (group commit, pool, thread).
+
     python -m bench.reservations [--rows 20000] [--tasks 32] [--history 100000] [--rounds 3]
+                                 [--engine sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ import argparse
 import asyncio
 import itertools
 import random
-import shutil
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -33,13 +35,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.common import machine
+from bench.engines import ENGINES, Bench, execute_many
 from bot.services.actors import Actor
 from bot.services.quotas import QuotaService, default_limits
 from bot.settings import Dialect
 from bot.storage import Database, GuildSettingsRepository, NewSession, SessionRepository
 from bot.storage.quotas import QuotaName, QuotaRepository
 from bot.storage.transaction import WriteTx
-from tests.support.history import FIRST_GUILD, TIMEZONES, Shape, build
+from tests.support.history import FIRST_GUILD, TIMEZONES, Shape
 
 SERVERS = 1_000
 MEMBERS_PER_SERVER = 20
@@ -59,34 +62,28 @@ LIMITS: dict[QuotaName, int] = {
 Op = Callable[[int, int], Awaitable[None]]
 
 
-def set_limits(path: Path) -> None:
+def set_limits(target: str | Path) -> None:
     """Every server gets every limit, a role tier and a timezone (as `/quota set` leaves them)."""
     now = int(time.time())
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.executemany(
-            "INSERT INTO guild_quotas (guild_id, name, value, updated_by, updated_at)"
-            " VALUES (?, ?, ?, 1, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
-            [
-                (guild, name.value, value, now)
-                for guild in range(FIRST_GUILD, FIRST_GUILD + SERVERS)
-                for name, value in LIMITS.items()
-            ],
-        )
-        conn.executemany(
-            "INSERT INTO quota_role_tiers (guild_id, role_id, member_day_seconds, updated_by,"
-            " updated_at) VALUES (?, ?, NULL, 1, ?) ON CONFLICT DO NOTHING",
-            [(guild, TIER_ROLE, now) for guild in range(FIRST_GUILD, FIRST_GUILD + SERVERS)],
-        )
-        conn.executemany(
-            "INSERT INTO guild_settings (guild_id, timezone, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            [
-                (guild, TIMEZONES[guild % len(TIMEZONES)], now)
-                for guild in range(FIRST_GUILD, FIRST_GUILD + SERVERS)
-            ],
-        )
-    conn.close()
+    guilds = range(FIRST_GUILD, FIRST_GUILD + SERVERS)
+    execute_many(
+        target,
+        "INSERT INTO guild_quotas (guild_id, name, value, updated_by, updated_at)"
+        " VALUES (?, ?, ?, 1, ?) ON CONFLICT (guild_id, name) DO UPDATE SET value = excluded.value",
+        [(guild, name.value, value, now) for guild in guilds for name, value in LIMITS.items()],
+    )
+    execute_many(
+        target,
+        "INSERT INTO quota_role_tiers (guild_id, role_id, member_day_seconds, updated_by,"
+        " updated_at) VALUES (?, ?, NULL, 1, ?) ON CONFLICT DO NOTHING",
+        [(guild, TIER_ROLE, now) for guild in guilds],
+    )
+    execute_many(
+        target,
+        "INSERT INTO guild_settings (guild_id, timezone, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [(guild, TIMEZONES[guild % len(TIMEZONES)], now) for guild in guilds],
+    )
 
 
 async def drive(op: Op, rows: int, tasks: int) -> float:
@@ -115,8 +112,8 @@ def _session(guild: int, member: int, max_seconds: int) -> NewSession:
     )
 
 
-async def ours(path: Path, rows: int, tasks: int) -> float:
-    async with Database.open(path) as db:
+async def ours(target: str | Path, rows: int, tasks: int) -> float:
+    async with Database.open(target) as db:
         quotas = QuotaService(
             quotas=QuotaRepository(db),
             guilds=GuildSettingsRepository(db),
@@ -138,8 +135,8 @@ VALUES (:guild, :member, 'Cooking Teacher', 'cooking-teacher', 'production', 300
 """
 
 
-async def baseline(path: Path, rows: int, tasks: int) -> float:
-    async with Database.open(path) as db:
+async def baseline(target: str | Path, rows: int, tasks: int) -> float:
+    async with Database.open(target) as db:
 
         async def insert(guild: int, member: int) -> None:
             params = {"guild": guild, "member": member, "now": int(time.time())}
@@ -152,32 +149,34 @@ async def baseline(path: Path, rows: int, tasks: int) -> float:
         return await drive(insert, rows, tasks)
 
 
-async def main(rows: int, tasks: int, history: int, rounds: int) -> None:
+async def main(rows: int, tasks: int, history: int, rounds: int, engine: str) -> None:
     print(
-        f"reservations: {rows} per contender and round, {tasks} concurrent tasks, {SERVERS} "
-        f"servers, on copies of one database holding {history:,} sessions of history"
+        f"reservations on {engine}: {rows} per contender and round, {tasks} concurrent tasks, "
+        f"{SERVERS} servers, on copies of one database holding {history:,} sessions of history"
     )
     print(f"machine: {machine()}")
     figures: dict[str, list[float]] = {"baseline": [], "ours": [], "ours, empty db": []}
     with tempfile.TemporaryDirectory(prefix="bench-reservations-") as scratch:
-        folder = Path(scratch)
-        template, empty = folder / "history.db", folder / "empty.db"
-        await build(template, Shape(sessions=history, now=int(time.time())))
-        set_limits(template)
-        async with Database.open(empty):
-            pass
-        set_limits(empty)
-        contenders = (
-            ("baseline", baseline, template),
-            ("ours", ours, template),
-            ("ours, empty db", ours, empty),
-        )
-        for round_ in range(rounds):
-            for name, contender, source in contenders:
-                path = folder / f"run-{round_}-{name.replace(' ', '-')}.db"
-                shutil.copy(source, path)
-                figures[name].append(await contender(path, rows, tasks))
-                path.unlink()
+        bench = Bench.start(engine, Path(scratch))
+        try:
+            template, _ = await bench.history(
+                "history", Shape(sessions=history, now=int(time.time()))
+            )
+            set_limits(template)
+            empty = await bench.empty("empty")
+            set_limits(empty)
+            contenders = (
+                ("baseline", baseline, template),
+                ("ours", ours, template),
+                ("ours, empty db", ours, empty),
+            )
+            for round_ in range(rounds):
+                for name, contender, source in contenders:
+                    target = bench.copy(source, f"run_{round_}_{name.replace(' ', '_')[:12]}")
+                    figures[name].append(await contender(target, rows, tasks))
+                    bench.drop(target)
+        finally:
+            bench.stop()
     for name, values in figures.items():
         shown = "  ".join(f"{value:6.0f}/s" for value in values)
         print(
@@ -198,5 +197,6 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", type=int, default=32)
     parser.add_argument("--history", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engine", choices=ENGINES, default="sqlite")
     options = parser.parse_args()
-    asyncio.run(main(options.rows, options.tasks, options.history, options.rounds))
+    asyncio.run(main(options.rows, options.tasks, options.history, options.rounds, options.engine))

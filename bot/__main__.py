@@ -1,7 +1,8 @@
 """`python -m bot`: check settings, then run the bot until stopped.
 
 Exit codes: 0 after a clean stop, 2 when settings are missing or wrong (the message
-names every bad variable), 1 for anything else.
+names every bad variable) or the database cannot be used (too new, or PostgreSQL
+unreachable: one line naming its host and port, never its password), 1 for anything else.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from bot.app import StartupError, run
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, describe_errors
-from bot.storage.errors import SchemaTooNewError
+from bot.storage.errors import DatabaseUnavailableError, SchemaTooNewError
 from bot.telemetry.redaction import REDACT
 
 
@@ -31,7 +32,7 @@ def main() -> int:
     except StartupError as error:
         print(f"The bot cannot start: {error}", file=sys.stderr)  # noqa: T201
         return error.exit_code
-    except SchemaTooNewError as error:
+    except (SchemaTooNewError, DatabaseUnavailableError) as error:
         print(f"The bot cannot start: {error}", file=sys.stderr)  # noqa: T201
         return 2
     except KeyboardInterrupt:

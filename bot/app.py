@@ -139,7 +139,9 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     async with AsyncExitStack() as stack:
-        database = await stack.enter_async_context(Database.open(settings.database_path))
+        database = await stack.enter_async_context(
+            Database.open(settings.database_target, pool_size=settings.database_pool_size)
+        )
         runway, videos_from = await stack.enter_async_context(runway_client(settings))
         services = await build_services(
             database,

@@ -81,7 +81,18 @@ class Settings(BaseSettings):
     )
     database_path: Path = Field(
         default=Path("data/bot.db"),
-        description="The SQLite database file; its folder is created when missing.",
+        description="The SQLite database file; its folder is created when missing. "
+        "Ignored when DATABASE_URL is set.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="A PostgreSQL database, e.g. postgresql://bot:password@db.example.org/bot, "
+        "shared by several processes (unset: the SQLite file DATABASE_PATH).",
+    )
+    database_pool_size: Annotated[int, Field(ge=2, le=100)] = Field(
+        default=5,
+        description="PostgreSQL connections this process keeps: one commits writes, the "
+        "others serve reads.",
     )
     public_url: AnyHttpUrl | None = Field(
         default=None,
@@ -220,6 +231,16 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """Only PostgreSQL is reached by URL; the value is never echoed (it holds a password)."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (for SQLite, set DATABASE_PATH)")
+        return value
+
     @model_validator(mode="wrap")
     @classmethod
     def _need_key_or_sandbox(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
@@ -236,6 +257,13 @@ class Settings(BaseSettings):
         if missing:
             raise ValidationError.from_exception_data(cls.__name__, missing)
         return settings
+
+    @property
+    def database_target(self) -> str | Path:
+        """What `Database.open` opens: the PostgreSQL URL when given, else the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.database_path
 
     @property
     def join_base_url(self) -> str:

@@ -149,6 +149,36 @@ def test_good_shard_settings_name_this_process_shards(
     assert (settings.shard_count, settings.process_shard_ids) == (count, ids)
 
 
+def test_an_unreachable_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from tests.fakediscord import free_port  # noqa: PLC0415 - only this test needs a port
+
+    port = free_port()  # nothing listens there
+    url = f"postgresql://bot:{SECRET}@127.0.0.1:{port}/bot"
+    result = run_bot(
+        {"DISCORD_TOKEN": "x", "RUNWAY_SANDBOX": "true", "DATABASE_URL": url}, tmp_path
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "could not be reached" in lines[0]
+    assert SECRET not in result.stderr + result.stdout
+
+
+def test_a_database_url_that_is_not_postgres_is_refused(tmp_path: Path) -> None:
+    result = run_bot(
+        {
+            "DISCORD_TOKEN": "x",
+            "RUNWAY_SANDBOX": "true",
+            "DATABASE_URL": f"mysql://u:{SECRET}@h/db",
+        },
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert "DATABASE_URL: must start with postgresql://" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+
+
 @pytest.mark.parametrize(
     ("env", "line"),
     [

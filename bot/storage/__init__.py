@@ -1,6 +1,8 @@
-"""SQLite storage: the connection, migrations and one repository per aggregate.
+"""Storage on SQLite (the default) or PostgreSQL: the engines, migrations and one repository
+per aggregate.
 
-All SQL of the bot lives in this package; callers get frozen dataclasses, never rows.
+All SQL of the bot lives in this package; callers get frozen dataclasses, never rows. How to
+add a query, give it a PostgreSQL variant or add a migration on both engines: README.md here.
 """
 
 from bot.storage.admission import (

@@ -20,6 +20,7 @@ from bot.storage.errors import DuplicateNameError, LimitReached
 from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.privacy import personal_data
+from bot.storage.sql import engine_sql
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -302,29 +303,29 @@ _GET_BY_NAME = hot(
 # A server's avatars are few (its limit, at most 1,000): the search reads them all.
 _SEARCH = hot(
     "autocomplete: a server's avatars matching what is typed",
-    """
-    SELECT * FROM avatars WHERE guild_id = :guild AND instr(name_key, :needle) > 0
-      AND (NOT :usable_only OR (status = 'READY' AND review_state = 'APPROVED'))
-    ORDER BY instr(name_key, :needle) <> 1, name_key LIMIT :limit
-    """,
+    engine_sql("avatar_search"),
     reads={"sqlite_autoindex_avatars_2": None},
 )
 
 _UPDATE = """
 UPDATE avatars SET
-    name = iif(:set_name, :name, name),
-    name_key = iif(:set_name_key, :name_key, name_key),
-    personality = iif(:set_personality, :personality, personality),
-    start_script = iif(:set_start_script, :start_script, start_script),
-    voice_preset = iif(:set_voice_preset, :voice_preset, voice_preset),
-    image_source_url = iif(:set_image_source_url, :image_source_url, image_source_url),
-    reference_image_uri = iif(:set_reference_image_uri, :reference_image_uri, reference_image_uri),
-    processed_image_uri = iif(:set_processed_image_uri, :processed_image_uri, processed_image_uri),
-    runway_id = iif(:set_runway_id, :runway_id, runway_id),
-    status = iif(:set_status, :status, status),
-    failure_reason = iif(:set_failure_reason, :failure_reason, failure_reason),
-    review_state = iif(:set_review_state, :review_state, review_state),
-    review_message_id = iif(:set_review_message_id, :review_message_id, review_message_id),
+    name = CASE WHEN :set_name THEN :name ELSE name END,
+    name_key = CASE WHEN :set_name_key THEN :name_key ELSE name_key END,
+    personality = CASE WHEN :set_personality THEN :personality ELSE personality END,
+    start_script = CASE WHEN :set_start_script THEN :start_script ELSE start_script END,
+    voice_preset = CASE WHEN :set_voice_preset THEN :voice_preset ELSE voice_preset END,
+    image_source_url = CASE WHEN :set_image_source_url THEN :image_source_url
+        ELSE image_source_url END,
+    reference_image_uri = CASE WHEN :set_reference_image_uri THEN :reference_image_uri
+        ELSE reference_image_uri END,
+    processed_image_uri = CASE WHEN :set_processed_image_uri THEN :processed_image_uri
+        ELSE processed_image_uri END,
+    runway_id = CASE WHEN :set_runway_id THEN :runway_id ELSE runway_id END,
+    status = CASE WHEN :set_status THEN :status ELSE status END,
+    failure_reason = CASE WHEN :set_failure_reason THEN :failure_reason ELSE failure_reason END,
+    review_state = CASE WHEN :set_review_state THEN :review_state ELSE review_state END,
+    review_message_id = CASE WHEN :set_review_message_id THEN :review_message_id
+        ELSE review_message_id END,
     updated_at = :now
 WHERE guild_id = :guild_id AND id = :id
 RETURNING *
@@ -345,7 +346,7 @@ def _refuse_duplicate(
     tx: WriteTx, guild_id: int, key: str, name: str, *, exclude_id: int | None
 ) -> None:
     row = tx.fetch_one(
-        "SELECT id FROM avatars WHERE guild_id = ? AND name_key = ? AND id IS NOT ?",
+        "SELECT id FROM avatars WHERE guild_id = ? AND name_key = ? AND id IS DISTINCT FROM ?",
         (guild_id, key, exclude_id),
     )
     if row is not None:

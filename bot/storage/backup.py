@@ -29,7 +29,9 @@ from typing import Final
 from urllib.parse import quote
 
 from bot.storage.errors import SchemaTooNewError, StorageError
-from bot.storage.migrations import load_migrations, schema_version
+from bot.storage.migrations import bundled, load_migrations
+from bot.storage.sql import Engine
+from bot.storage.sqlite.migrate import schema_version
 
 BUSY_TIMEOUT_MS: Final = 10_000
 COUNTED_TABLES: Final = ("guild_settings", "avatars", "documents", "sessions")
@@ -87,7 +89,7 @@ def verify(path: Path) -> Snapshot:
     """Check that `path` is an intact database of this bot with a schema this code knows."""
     if not path.is_file():
         raise BackupError(f"There is no file at {path}.")
-    supported = len(load_migrations())
+    supported = len(load_migrations(bundled(Engine.SQLITE)))
     try:
         with _connect(path, read_only=True) as conn:
             problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]

@@ -51,13 +51,18 @@ UNSET: Final[Literal[Unset.UNSET]] = Unset.UNSET
 
 
 def update_params(**changes: SqlValue | Unset) -> dict[str, SqlValue]:
-    """Bind parameters for statements written as `column = iif(:set_column, :column, column)`.
+    """Bind parameters for statements written as
+    `column = CASE WHEN :set_column THEN :column ELSE column END`.
 
     One static statement can so update any subset of columns: no SQL built from strings.
+    The flags are booleans (PostgreSQL's CASE wants one); a boolean value is stored as 0 or 1,
+    as the schema's flag columns are integers on both engines.
     """
     params: dict[str, SqlValue] = {}
     for column, value in changes.items():
-        given = not isinstance(value, Unset)
-        params[f"set_{column}"] = int(given)
-        params[column] = None if isinstance(value, Unset) else value
+        params[f"set_{column}"] = not isinstance(value, Unset)
+        if isinstance(value, Unset):
+            params[column] = None
+        else:
+            params[column] = int(value) if isinstance(value, bool) else value
     return params

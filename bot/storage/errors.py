@@ -16,7 +16,7 @@ class SchemaTooNewError(StorageError):
         super().__init__(
             f"The database {database} has schema version {found}, but this version of the bot "
             f"only knows schema versions up to {supported}. It was written by a newer version "
-            "of the bot: upgrade the bot to use it. The file has not been changed."
+            "of the bot: upgrade the bot to use it. The database has not been changed."
         )
 
 
@@ -71,3 +71,12 @@ class InUseError(StorageError):
         self.what = what
         self.until = until  # what ends the use, e.g. "End it with `/session end`"
         super().__init__(f"{what} is still in use")
+
+
+class ConstraintError(StorageError):
+    """A statement broke a constraint or a rule of the schema (a unique key, a CHECK, a
+    trigger that refuses the change); the same on both engines."""
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database server could not be reached or refused the bot's connection."""

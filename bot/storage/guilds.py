@@ -82,7 +82,8 @@ class GuildSettingsRepository:
         defaults = GuildSettings(guild_id)
         for column in ("approval_required", "timezone", "transcripts", "recordings"):
             if not params[f"set_{column}"]:
-                params[column] = getattr(defaults, column)
+                value = getattr(defaults, column)
+                params[column] = int(value) if isinstance(value, bool) else value
         now = self._clock()
         params |= {"guild_id": guild_id, "now": now}
         since = None if isinstance(timezone, Unset) else _recent(now, timezone)
@@ -127,22 +128,28 @@ VALUES (:guild_id, :manager_role_id, :approval_required, :review_channel_id,
         :alert_channel_id, :timezone, :retention_months, :video_role_id, :transcripts,
         :recordings, :moderation_channel_id, :conversation_days, :now)
 ON CONFLICT (guild_id) DO UPDATE SET
-    manager_role_id = iif(:set_manager_role_id, excluded.manager_role_id, manager_role_id),
-    approval_required = iif(:set_approval_required, excluded.approval_required, approval_required),
-    review_channel_id = iif(:set_review_channel_id, excluded.review_channel_id, review_channel_id),
-    alert_channel_id = iif(:set_alert_channel_id, excluded.alert_channel_id, alert_channel_id),
-    timezone = iif(:set_timezone, excluded.timezone, timezone),
+    manager_role_id = CASE WHEN :set_manager_role_id THEN excluded.manager_role_id
+        ELSE guild_settings.manager_role_id END,
+    approval_required = CASE WHEN :set_approval_required THEN excluded.approval_required
+        ELSE guild_settings.approval_required END,
+    review_channel_id = CASE WHEN :set_review_channel_id THEN excluded.review_channel_id
+        ELSE guild_settings.review_channel_id END,
+    alert_channel_id = CASE WHEN :set_alert_channel_id THEN excluded.alert_channel_id
+        ELSE guild_settings.alert_channel_id END,
+    timezone = CASE WHEN :set_timezone THEN excluded.timezone
+        ELSE guild_settings.timezone END,
     retention_months = CASE WHEN :set_retention_months THEN excluded.retention_months
-                            ELSE retention_months END,
+        ELSE guild_settings.retention_months END,
     video_role_id = CASE WHEN :set_video_role_id THEN excluded.video_role_id
-                         ELSE video_role_id END,
-    transcripts = CASE WHEN :set_transcripts THEN excluded.transcripts ELSE transcripts END,
-    recordings = CASE WHEN :set_recordings THEN excluded.recordings ELSE recordings END,
+        ELSE guild_settings.video_role_id END,
+    transcripts = CASE WHEN :set_transcripts THEN excluded.transcripts
+        ELSE guild_settings.transcripts END,
+    recordings = CASE WHEN :set_recordings THEN excluded.recordings
+        ELSE guild_settings.recordings END,
     moderation_channel_id = CASE WHEN :set_moderation_channel_id
-                                 THEN excluded.moderation_channel_id
-                                 ELSE moderation_channel_id END,
+        THEN excluded.moderation_channel_id ELSE guild_settings.moderation_channel_id END,
     conversation_days = CASE WHEN :set_conversation_days THEN excluded.conversation_days
-                             ELSE conversation_days END,
+        ELSE guild_settings.conversation_days END,
     updated_at = excluded.updated_at
 RETURNING *
 """

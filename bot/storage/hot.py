@@ -10,13 +10,21 @@ planner's statistics) and fails on a table scan, an index the query did not decl
 without the bound the declaration asks for. A test also traces every statement the hot services
 run and fails on any that is not registered here, so a new query cannot be forgotten.
 
-Parameters are named (`:guild`, `:member`, `:start`...) so the test can bind any query.
+Parameters are named (`:guild`, `:member`, `:start`...) so the test can bind any query. A query
+written per engine (`bot.storage.sql.engine_sql`) is registered the same way and checked on
+each engine with its own text. Access paths are named as on SQLite (`<table>.pk`, SQLite's
+index names); the PostgreSQL half of the test maps its indexes to those names by their columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.storage.sql import Engine, Statement, text_for
+
+S = TypeVar("S", bound=Statement)
 
 PRIMARY_KEY = ".pk"
 """Suffix naming a table's primary key (rowid or WITHOUT ROWID) as an access path."""
@@ -25,17 +33,20 @@ PRIMARY_KEY = ".pk"
 @dataclass(frozen=True, slots=True)
 class HotQuery:
     name: str
-    sql: str
+    sql: Statement
     reads: Mapping[str, str | None]
     """Access paths it may use: an index name or `<table>.pk`, each with the text its search
     must constrain (e.g. `day_start>`: a range, not the whole of a server's history), or None
     when an equality on the key is bound enough (a partial index over live rows, a unique key)."""
 
+    def text(self, engine: Engine) -> str:
+        return text_for(self.sql, engine)
+
 
 HOT_QUERIES: dict[str, HotQuery] = {}
 
 
-def hot(name: str, sql: str, *, reads: Mapping[str, str | None]) -> str:
+def hot(name: str, sql: S, *, reads: Mapping[str, str | None]) -> S:
     """Register `sql` as the hot query `name` and return it unchanged."""
     if name in HOT_QUERIES:
         raise ValueError(f"hot query {name!r} is registered twice")

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from bot.storage.common import FORGOTTEN_MEMBER, Clock, JsonValue, unix_now
 from bot.storage.database import Database
-from bot.storage.errors import InUseError
+from bot.storage.errors import ConstraintError, InUseError
 from bot.storage.hot import hot
 from bot.storage.privacy import personal_data
 from bot.storage.transaction import Params, Row, WriteTx
@@ -138,7 +137,7 @@ class ProcessRepository:
         rows = await self._db.fetch_all(
             "SELECT id FROM processes WHERE id <> :me AND (:others OR stopped_at IS NOT NULL"
             " OR heartbeat_at < :stale)",
-            {"me": me, "others": int(others_dead), "stale": stale_before},
+            {"me": me, "others": others_dead, "stale": stale_before},
         )
         return [int(row[0]) for row in rows]
 
@@ -205,7 +204,7 @@ class IntentRepository:
                 " AND state IN ('PENDING', 'UNSURE')",
                 (runway_id, intent_id),
             )
-        except sqlite3.IntegrityError:
+        except ConstraintError:
             return False
 
     async def recorded(self, runway_ids: list[str], *, besides: int) -> set[str]:
@@ -313,7 +312,8 @@ _RESOLVE = hot(
         runway_id = coalesce(:runway_id, runway_id)
     WHERE id = :intent_id AND state IN ('PENDING', 'UNSURE')
     """,
-    reads={"runway_intents.pk": None},
+    # by id, or among the open intents only (a partial index): both are bounded
+    reads={"runway_intents.pk": None, "runway_intents_open": None},
 )
 
 

@@ -9,14 +9,15 @@ returned for an instant always contains it, even in the hour a zone repeats arou
 
 The rollups are keyed by the start of the local day (and month) a session started in. The
 database computes those keys with `local_day_start(timezone, moment)` and
-`local_month_start(timezone, moment)` (`register_functions` gives them to every SQLite
-connection; PostgreSQL would define them in SQL), so the rules live here once.
+`local_month_start(timezone, moment)`: SQLite calls the functions below (registered on every
+connection by `bot.storage.sqlite.functions`); PostgreSQL has the same rules written in
+PL/pgSQL (`migrations/postgres/0005_rollups.sql`), and `tests/storage/test_calendar.py`
+checks over many zones and instants that both give exactly these answers.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -104,9 +105,3 @@ class PeriodCache:
 
 
 _DAY = 86_400
-
-
-def register_functions(conn: sqlite3.Connection) -> None:
-    """Give an SQLite connection the two calendar functions the rollup SQL calls."""
-    conn.create_function("local_day_start", 2, PeriodCache(day_period), deterministic=True)
-    conn.create_function("local_month_start", 2, PeriodCache(month_period), deterministic=True)

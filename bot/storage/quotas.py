@@ -25,6 +25,7 @@ from bot.storage.common import FORGOTTEN_MEMBER, Clock, SqlValue, unix_now
 from bot.storage.database import Database
 from bot.storage.hot import hot
 from bot.storage.privacy import personal_data
+from bot.storage.sql import engine_sql
 from bot.storage.transaction import ReadTx, WriteTx
 
 ALERT_MEMORY_SECONDS: Final = 100 * 86_400
@@ -103,11 +104,7 @@ class QuotaRepository:
         """Back to the defaults for `names`; returns how many had been changed."""
         wanted = json.dumps(sorted(names))
         return await self._db.write(
-            lambda tx: tx.execute(
-                "DELETE FROM guild_quotas WHERE guild_id = ?"
-                " AND name IN (SELECT value FROM json_each(?))",
-                (guild_id, wanted),
-            )
+            lambda tx: tx.execute(_CLEAR_LIMITS, {"guild": guild_id, "names": wanted})
         )
 
     async def clear_tier(self, guild_id: int, role_id: int) -> bool:
@@ -215,16 +212,11 @@ def _check_amount(value: int | None) -> None:
 
 _READ = hot(
     "start, /quota show: a server's quota records",
-    """
-    SELECT
-        (SELECT timezone FROM guild_settings WHERE guild_id = :guild),
-        (SELECT alert_channel_id FROM guild_settings WHERE guild_id = :guild),
-        (SELECT json_group_object(name, value) FROM guild_quotas WHERE guild_id = :guild),
-        (SELECT json_group_object(role_id, member_day_seconds) FROM quota_role_tiers
-         WHERE guild_id = :guild)
-    """,
+    engine_sql("quota_records"),
     reads={"guild_settings.pk": None, "guild_quotas.pk": None, "quota_role_tiers.pk": None},
 )
+
+_CLEAR_LIMITS = engine_sql("clear_limits")
 
 _SET_LIMIT = """
 INSERT INTO guild_quotas (guild_id, name, value, updated_by, updated_at)

@@ -57,7 +57,9 @@ class Rollup:
         return ", ".join(self.keys + self.counts + self.values)
 
     def _upsert(self) -> str:
-        sums = ", ".join(f"{c} = {c} + excluded.{c}" for c in self.counts + self.values)
+        sums = ", ".join(
+            f"{c} = {self.table}.{c} + excluded.{c}" for c in self.counts + self.values
+        )
         return f"ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET {sums}"
 
     def summed(self) -> str:
@@ -105,9 +107,9 @@ class Rollup:
         columns = self._columns()
         return (
             f"SELECT 'table', * FROM (SELECT {columns} FROM {self.table} "  # noqa: S608
-            f"EXCEPT SELECT * FROM ({self.summed()})) "
-            f"UNION ALL SELECT 'sessions', * FROM (SELECT * FROM ({self.summed()}) "
-            f"EXCEPT SELECT {columns} FROM {self.table})"
+            f"EXCEPT SELECT * FROM ({self.summed()}) AS summed) AS extra "
+            f"UNION ALL SELECT 'sessions', * FROM (SELECT * FROM ({self.summed()}) AS summed "
+            f"EXCEPT SELECT {columns} FROM {self.table}) AS missing"
         )
 
 

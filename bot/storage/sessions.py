@@ -316,6 +316,8 @@ class SessionRepository:
 
 
 _BY_ID = {"sessions.pk": None}
+_LIVE_BY_ID = {"sessions.pk": None, "sessions_open": None}
+"""A live session by id: its primary key, or the index of live sessions by id."""
 _LIVE_ONLY = {"sessions_live": None}
 
 _GUILD_AVATAR = hot(
@@ -338,7 +340,7 @@ _MARK_OPEN = hot(
         code_expires_at = :expires, seed_credentials = :credentials
     WHERE id = :session_id AND state = 'RESERVED' RETURNING *
     """,
-    reads=_BY_ID,
+    reads=_LIVE_BY_ID,
 )
 
 _RELEASE = hot(
@@ -348,7 +350,7 @@ _RELEASE = hot(
         seed_credentials = NULL
     WHERE id = :session_id AND state IN ('RESERVED', 'OPEN')
     """,
-    reads=_BY_ID,
+    reads=_LIVE_BY_ID,
 )
 
 _SETTLE = hot(
@@ -358,7 +360,7 @@ _SETTLE = hot(
         ended_at = :ended_at, seed_credentials = NULL
     WHERE id = :session_id AND state IN ('RESERVED', 'OPEN')
     """,
-    reads=_BY_ID,
+    reads=_LIVE_BY_ID,
 )
 
 _USE_CODE = hot(
@@ -378,7 +380,7 @@ _MARK_CONSUMED = hot(
     UPDATE sessions SET consumed_at = :now
     WHERE id = :session_id AND consumed_at IS NULL AND state = 'OPEN'
     """,
-    reads=_BY_ID,
+    reads=_LIVE_BY_ID,
 )
 
 _GET = hot(

@@ -251,7 +251,7 @@ _TOP_MEMBERS = hot(
         UNION ALL
         SELECT member_id, settled, seconds FROM rollup_member_days
         WHERE guild_id = :guild AND day_start >= :months_end AND day_start < :end
-    )
+    ) AS periods
     GROUP BY member_id HAVING sum(settled) > 0
     ORDER BY seconds DESC, member_id LIMIT :limit
     """,

@@ -448,6 +448,9 @@ WHERE id = :video_id AND state = 'AWAITING_APPROVAL'
 RETURNING *
 """
 
+_LIVE_BY_ID = {"videos.pk": None, "videos_open": None}
+"""A live video by id: its primary key, or the index of live videos by id."""
+
 _MARK_RENDERING = hot(
     "video request: record Runway's task",
     """
@@ -455,13 +458,13 @@ _MARK_RENDERING = hot(
     WHERE id = :video_id AND state = 'RESERVED'
     RETURNING *
     """,
-    reads={"videos.pk": None},
+    reads=_LIVE_BY_ID,
 )
 
 _CLAIM_POSTING = hot(
     "video tracker: claim a finished video for posting",
     "UPDATE videos SET state = 'POSTING' WHERE id = :video_id AND state = 'RENDERING' RETURNING *",
-    reads={"videos.pk": None},
+    reads=_LIVE_BY_ID,
 )
 
 _SETTLE = hot(
@@ -473,7 +476,7 @@ _SETTLE = hot(
     WHERE id = :video_id AND state IN ('RENDERING', 'POSTING')
     RETURNING *
     """,
-    reads={"videos.pk": None},
+    reads=_LIVE_BY_ID,
 )
 
 _RELEASE = hot(

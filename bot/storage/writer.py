@@ -1,39 +1,54 @@
 """Group commit: concurrent write units share one transaction, each in its own savepoint.
 
-A unit is a plain function run on the database thread. Units submitted while the thread is busy
+A unit is a plain function run on a database thread. Units submitted while a batch is running
 wait in a queue; the next trip to the thread takes up to `MAX_UNITS_PER_TRANSACTION` of them into
-one `BEGIN IMMEDIATE` ... `COMMIT`. Each runs in a savepoint, so it commits or rolls back alone and
-sees the units before it, exactly as if they had run one after the other; no caller hears of its
-unit before the transaction holding it has committed, and if that commit fails, every unit of
-the batch fails. What this buys: one event loop/thread round trip and one WAL write of the pages
-they share per batch instead of per unit, so many small concurrent writes run near SQLite's speed.
+one write transaction. Each runs in a savepoint, so it commits or rolls back alone and sees the
+units before it, exactly as if they had run one after the other; no caller hears of its unit
+before the transaction holding it has committed, and if that commit fails, every unit of the
+batch fails. What this buys: one event loop/thread round trip and one commit (one WAL write on
+SQLite, one WAL flush on PostgreSQL) per batch instead of per unit, so many small concurrent
+writes run near the engine's speed. A batch of one unit needs no savepoint: the transaction
+itself is the unit's.
 
 A task cancelled while it waits has its unit run whole if the unit was already taken, and not at
 all otherwise: cancellation can never leave a transaction half done.
+
+The engine decides how a batch reaches a connection (`RunBatch`): SQLite runs it on its one
+write connection; PostgreSQL takes a connection from its pool and, if the connection is lost,
+runs the batch again on another, unless its commit may have happened (see
+`bot.storage.postgres.engine`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
-from bot.storage.transaction import WriteTx
+from bot.storage.transaction import Link, WriteTx
 
 T = TypeVar("T")
 MAX_UNITS_PER_TRANSACTION = 64  # bounds how long one transaction holds the write lock
 
-RunOnThread = Callable[[Callable[[sqlite3.Connection], None]], Awaitable[None]]
+Outcome = tuple[Any, BaseException | None]
+
+
+class BatchError(Exception):
+    """The transaction itself failed (e.g. its connection was lost), not one unit of it:
+    it is never reported as a unit's own error."""
+
+
+Batch = Callable[[Link], list[Outcome]]
+RunBatch = Callable[[Batch], Awaitable[list[Outcome]]]
 
 
 class WriteQueue:
     """Feeds write units to the database thread in batches; lives on the event loop."""
 
-    def __init__(self, run_on_thread: RunOnThread) -> None:
-        self._run_on_thread = run_on_thread
+    def __init__(self, run_batch: RunBatch) -> None:
+        self._run_batch = run_batch
         self._queued: deque[_Unit[Any]] = deque()
         self._drainer: asyncio.Task[None] | None = None
 
@@ -63,69 +78,76 @@ class WriteQueue:
                 if not batch:
                     continue
                 try:
-                    await self._run_on_thread(partial(_commit, batch))
+                    outcomes = await self._run_batch(partial(run_batch, [u.body for u in batch]))
                 except asyncio.CancelledError as error:  # stopped, e.g. by the loop shutting down
                     for unit in batch:
-                        unit.fail(error)
+                        unit.resolve(None, error)
                     raise
-                except Exception as error:  # e.g. the connection is closed: the writers hear it
+                except Exception as error:  # nothing of the batch was committed: all fail
                     for unit in batch:
-                        unit.fail(error)
-                finally:
-                    for unit in batch:
-                        unit.resolve()
+                        unit.resolve(None, error)
+                else:
+                    for unit, (result, failure) in zip(batch, outcomes, strict=True):
+                        unit.resolve(result, failure)
         finally:
             self._drainer = None
             for unit in self._queued:  # only left if the drainer itself was stopped
-                unit.fail(asyncio.CancelledError("the database writer stopped"))
-                unit.resolve()
+                unit.resolve(None, asyncio.CancelledError("the database writer stopped"))
             self._queued.clear()
 
 
-def _commit(batch: list[_Unit[Any]], conn: sqlite3.Connection) -> None:
-    """Run `batch` in one transaction; on the database thread."""
+def run_batch(bodies: list[Callable[[WriteTx], Any]], link: Link) -> list[Outcome]:
+    """Run `bodies` in one write transaction and commit it; on the database thread.
+
+    Returns each body's result or error; raises (after rolling back) if the transaction
+    itself failed, in which case nothing of the batch was committed.
+    """
+    tx = WriteTx(link)
+    outcomes: list[Outcome] = []
+    link.begin_write()
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        for unit in batch:
-            unit.run(conn)
-        conn.commit()
-    except BaseException as error:  # nothing of the batch was committed: every unit fails
-        conn.rollback()
-        for unit in batch:
-            unit.fail(error)
+        if len(bodies) == 1:
+            try:
+                outcomes.append((bodies[0](tx), None))
+            except BatchError:
+                raise
+            except Exception as error:
+                link.rollback()
+                return [(None, error)]
+        else:
+            for body in bodies:
+                link.savepoint()
+                try:
+                    outcomes.append((body(tx), None))
+                except BatchError:
+                    raise
+                except Exception as error:
+                    link.rollback_to_savepoint()
+                    outcomes.append((None, error))
+                link.release_savepoint()
+        link.commit()
+    except BaseException:
+        link.rollback()
+        raise
+    return outcomes
 
 
 class _Unit(Generic[T]):
-    """One write: its body, then its outcome, handed to the waiting task by `resolve`."""
+    """One write: its body, and the future its caller waits on."""
 
-    __slots__ = ("_body", "_error", "_result", "future")
+    __slots__ = ("body", "future")
 
     def __init__(self, body: Callable[[WriteTx], T], future: asyncio.Future[T]) -> None:
-        self._body = body
+        self.body = body
         self.future = future
-        self._result: T | None = None
-        self._error: BaseException | None = None
 
-    def run(self, conn: sqlite3.Connection) -> None:
-        conn.execute("SAVEPOINT unit")
-        try:
-            self._result = self._body(WriteTx(conn))
-        except Exception as error:
-            conn.execute("ROLLBACK TO unit")
-            self._error = error
-        conn.execute("RELEASE unit")
-
-    def fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
-
-    def resolve(self) -> None:
+    def resolve(self, result: Any, error: BaseException | None) -> None:
         """Hand the outcome over (on the event loop); a caller that gave up has no future."""
         if self.future.done():
             return
-        if isinstance(self._error, asyncio.CancelledError):
+        if isinstance(error, asyncio.CancelledError):
             self.future.cancel()
-        elif self._error is not None:
-            self.future.set_exception(self._error)
+        elif error is not None:
+            self.future.set_exception(error)
         else:
-            self.future.set_result(cast(T, self._result))
+            self.future.set_result(cast(T, result))

@@ -32,8 +32,8 @@ COMPOSE = DEPLOY / "compose.yaml"
 CADDYFILE = DEPLOY / "Caddyfile"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 SECRET_NAMES = ("DISCORD_TOKEN", "RUNWAYML_API_SECRET", "METRICS_TOKEN", "POSTGRES_PASSWORD")
-# Settings built beside this work (PostgreSQL engine, web-only role), by their fixed names.
-PARALLEL_SETTINGS = {"DATABASE_URL", "BOT_ROLE"}
+# Settings built beside this work (the web-only role), by their fixed names.
+PARALLEL_SETTINGS = {"BOT_ROLE"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 
 

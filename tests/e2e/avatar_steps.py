@@ -4,7 +4,6 @@ a test looks afterwards (the reply, the bot's database, the Runway sandbox)."""
 from __future__ import annotations
 
 import io
-import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from PIL import Image, PngImagePlugin
 
 from bot.runway import catalog
 from bot.runway.sandbox import Sandbox
+from tests.e2e.database import rows as books
 from tests.fakediscord import (
     Attachment,
     CallbackType,
@@ -197,37 +197,17 @@ async def avatar_id(fake: FakeDiscord, who: Member, name: str) -> str:
 # Where tests look afterwards
 
 
-def rows(database: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Read the bot's database (read-only, while the bot runs)."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
+def rows(workdir: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Read the database of the bot running in `workdir` (while it runs)."""
+    return [tuple(row.values()) for row in books(workdir, sql, params)]
 
 
-def avatar_rows(database: Path, guild_id: int) -> list[Mapping[str, Any]]:
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    connection.row_factory = sqlite3.Row
-    try:
-        found = connection.execute(
-            "SELECT * FROM avatars WHERE guild_id = ? ORDER BY id", (guild_id,)
-        ).fetchall()
-        return [dict(row) for row in found]
-    finally:
-        connection.close()
+def avatar_rows(workdir: Path, guild_id: int) -> list[Mapping[str, Any]]:
+    return books(workdir, "SELECT * FROM avatars WHERE guild_id = ? ORDER BY id", (guild_id,))
 
 
-def document_rows(database: Path, guild_id: int) -> list[Mapping[str, Any]]:
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    connection.row_factory = sqlite3.Row
-    try:
-        found = connection.execute(
-            "SELECT * FROM documents WHERE guild_id = ? ORDER BY id", (guild_id,)
-        ).fetchall()
-        return [dict(row) for row in found]
-    finally:
-        connection.close()
+def document_rows(workdir: Path, guild_id: int) -> list[Mapping[str, Any]]:
+    return books(workdir, "SELECT * FROM documents WHERE guild_id = ? ORDER BY id", (guild_id,))
 
 
 async def at_runway(sandbox: Sandbox, path: str) -> tuple[int, Any]:

@@ -24,11 +24,14 @@ import pytest_asyncio
 from pytest_asyncio import is_async_test
 
 from bot.runway.sandbox import Sandbox
+from tests.conftest import ENGINES
 from tests.e2e.avatar_steps import avatar_id, create_avatar
+from tests.e2e.database import use_postgres
 from tests.e2e.realbot import start_real_bot
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, free_port
 from tests.fakediscord.reference import DISCORD_OPENAPI_FILE
 from tests.runway.conftest import SANDBOX_KEY, fast_config
+from tests.support.postgres import PostgresServer
 from tests.support.reference import reference_file
 
 E2E_DIR = Path(__file__).parent
@@ -47,8 +50,14 @@ def discord_spec() -> Path:
     return reference_file(DISCORD_OPENAPI_FILE)
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def e2e_engine(request: pytest.FixtureRequest) -> str:
+    """Each module's bot runs on each engine in turn (a fresh fake Discord for each)."""
+    return str(request.param)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fake_discord(discord_spec: Path) -> AsyncIterator[FakeDiscord]:
+async def fake_discord(discord_spec: Path, e2e_engine: str) -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord.serve(spec_path=discord_spec) as fake:
         await fake.create_guild("Home Server")
         yield fake
@@ -67,8 +76,8 @@ def bot_settings() -> Mapping[str, str]:
 
 @pytest.fixture
 def database(bot_workdir: Path) -> Path:
-    """The bot's SQLite file, for tests that check what it stored."""
-    return bot_workdir / "bot.db"
+    """The bot's working directory, whose database (`tests.e2e.database`) tests look into."""
+    return bot_workdir
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +93,9 @@ def runway_key() -> str:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def runway(runway_dialect: str, runway_key: str) -> AsyncIterator[Sandbox]:
-    """A Runway sandbox in the test process, reachable by the bot over loopback HTTP."""
+async def runway(runway_dialect: str, runway_key: str, e2e_engine: str) -> AsyncIterator[Sandbox]:
+    """A Runway sandbox in the test process, reachable by the bot over loopback HTTP; a fresh
+    one for each engine's bot, so neither finds the other's objects at Runway."""
     sandbox = Sandbox(dialect=runway_dialect, api_key=runway_key, config=fast_config())
     async with sandbox.serve(host="127.0.0.1", port=0):
         yield sandbox
@@ -112,8 +122,19 @@ def runway_settings(runway: Sandbox, web_port: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def bot_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bot")
+def bot_workdir(
+    tmp_path_factory: pytest.TempPathFactory, e2e_engine: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """The bot's working directory; on PostgreSQL, also a fresh database for the module."""
+    workdir = tmp_path_factory.mktemp("bot")
+    if e2e_engine == "sqlite":
+        yield workdir
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.fresh_database()
+    use_postgres(workdir, url)
+    yield workdir
+    server.drop(url)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

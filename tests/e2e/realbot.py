@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.e2e.database import database_settings
 from tests.fakediscord import BotProcess, FakeDiscord, bot_environment, free_port
 from tests.fakediscord.launch import launch_bot
 
@@ -26,7 +27,8 @@ async def start_real_bot(
     *,
     name: str = "bot",
 ) -> BotProcess:
-    """`python -m bot` against `fake`, with its database in `workdir` (reused if present).
+    """`python -m bot` against `fake`, with its database in `workdir` (reused if present), or
+    the PostgreSQL database the module's bot uses (`tests.e2e.database`).
 
     `name` tells processes apart in failure reports when a test runs several.
     """
@@ -34,7 +36,7 @@ async def start_real_bot(
         fake.base_url,
         database_path=workdir / "bot.db",
         web_port=free_port(),
-        extra=settings,
+        extra={**database_settings(workdir), **(settings or {})},
     )
     return await launch_bot(
         fake,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import httpx
 
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import settled as settled_reply
+from tests.e2e.database import everything_stored, rows
 from tests.fakediscord import FakeDiscord, InteractionResult, Member, Message
 
 PRESET = "preset:cat-character"
@@ -188,21 +188,18 @@ class Row:
 
 def session_rows(workdir: Path, member: Member) -> list[Row]:
     """The member's sessions in their guild, oldest first, read straight from the database."""
-    database = sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True, timeout=5.0)
-    try:
-        database.row_factory = sqlite3.Row
-        found = database.execute(
-            "SELECT * FROM sessions WHERE guild_id = ? AND member_id = ? ORDER BY id",
-            (member.guild.id, member.user.id),
-        ).fetchall()
-    finally:
-        database.close()
+    found = rows(
+        workdir,
+        "SELECT * FROM sessions WHERE guild_id = ? AND member_id = ? ORDER BY id",
+        (member.guild.id, member.user.id),
+    )
     return [Row(**{name: row[name] for name in Row.__dataclass_fields__}) for row in found]
 
 
 def database_bytes(workdir: Path) -> bytes:
-    """Everything the bot has written to its database files (main file and write-ahead log)."""
-    return b"".join(path.read_bytes() for path in sorted(workdir.glob("bot.db*")))
+    """Everything the bot has written to its database (SQLite: the main file and its
+    write-ahead log; PostgreSQL: every row of every table)."""
+    return everything_stored(workdir)
 
 
 def only_row(workdir: Path, member: Member) -> Row:

@@ -36,7 +36,7 @@ async def test_a_video_rendering_when_the_bot_is_killed_is_posted_once_after_the
     bot_settings: Mapping[str, str],
     bot_workdir: Path,
 ) -> None:
-    database = bot_workdir / "bot.db"
+    database = bot_workdir  # its database: tests.e2e.database
     first = await start_real_bot(fake_discord, bot_workdir, bot_settings)
     try:
         guild = await fake_discord.create_guild("Crash Server", system_channel=False)

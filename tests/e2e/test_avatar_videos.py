@@ -9,7 +9,6 @@ limits refuse and settle; and every bad input gets its message with nothing spen
 from __future__ import annotations
 
 import io
-import sqlite3
 import wave
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.runway.sandbox import Sandbox
+from tests.e2e.database import rows
 from tests.e2e.video_steps import (
     MIB,
     VIDEOS_ROUTE,
@@ -338,11 +338,8 @@ def message_id(database: Path, guild: Guild) -> int:
     return int(videos(database, guild.id)[-1]["id"])
 
 
-def _audit(database: Path, guild_id: int) -> list[tuple[str, str]]:
-    conn = sqlite3.connect(database)
-    try:
-        return conn.execute(
-            "SELECT action, detail FROM audit_log WHERE guild_id = ? ORDER BY id", (guild_id,)
-        ).fetchall()
-    finally:
-        conn.close()
+def _audit(workdir: Path, guild_id: int) -> list[tuple[str, str]]:
+    found = rows(
+        workdir, "SELECT action, detail FROM audit_log WHERE guild_id = ? ORDER BY id", (guild_id,)
+    )
+    return [(row["action"], row["detail"]) for row in found]

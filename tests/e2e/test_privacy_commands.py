@@ -4,11 +4,11 @@ its minutes under "forgotten members", and admins choose how long sessions are k
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.database import rows
 from tests.e2e.usage_steps import record_calls
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, InteractionResult, Member, Message
 
@@ -35,12 +35,8 @@ async def settled(result: InteractionResult, text: str) -> Message:
 
 
 def sessions_of(workdir: Path, member: Member) -> int:
-    with sqlite3.connect(workdir / "bot.db", timeout=10.0) as database:
-        (count,) = database.execute(
-            "SELECT count(*) FROM sessions WHERE member_id = ?", (member.id,)
-        ).fetchone()
-    database.close()
-    return int(count)
+    [row] = rows(workdir, "SELECT count(*) AS n FROM sessions WHERE member_id = ?", (member.id,))
+    return int(row["n"])
 
 
 async def test_a_member_erases_their_data_and_the_server_keeps_its_minutes(

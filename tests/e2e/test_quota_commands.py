@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from bot.runway.sandbox import Sandbox
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import rows
 from tests.fakediscord import BotProcess, Channel, FakeDiscord, Guild, Member, Message, Permission
 
 LINK = re.compile(r"/join/(?P<code>[A-Za-z0-9_-]+)\)")
@@ -193,16 +193,12 @@ async def test_a_call_past_half_the_daily_budget_posts_one_alert(
 
 
 def runway_id_of(workdir: Path, member: Member) -> str:
-    database = sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True, timeout=5.0)
-    try:
-        row = database.execute(
-            "SELECT runway_id FROM sessions WHERE guild_id = ? AND member_id = ?",
-            (member.guild.id, member.id),
-        ).fetchone()
-    finally:
-        database.close()
-    assert row is not None
-    return str(row[0])
+    [row] = rows(
+        workdir,
+        "SELECT runway_id FROM sessions WHERE guild_id = ? AND member_id = ?",
+        (member.guild.id, member.id),
+    )
+    return str(row["runway_id"])
 
 
 def posts_in(fake: FakeDiscord, channel: Channel) -> list[Message]:

@@ -147,7 +147,8 @@ async def test_a_start_killed_while_runway_creates_is_found_cancelled_and_told_a
     began = time.monotonic()
     second = await start_real_bot(fake_discord, bot_workdir, bot_settings)
     try:
-        row = await wait_for_row(bot_workdir, member, settled)
+        # Released first, then the Runway session it turned out to have is noted (two writes).
+        row = await wait_for_row(bot_workdir, member, lambda r: settled(r) and bool(r.runway_id))
         assert time.monotonic() - began < 30  # at start-up, not after the 120 s sweep
         assert (row.state, row.end_reason, row.runway_id) == ("RELEASED", "start_failed", made[0])
         assert runway.inventory()["sessions"][made[0]] == "CANCELLED"

@@ -2,8 +2,10 @@
 
 Each test starts its own fake (guilds placed on chosen shards) and its own bot processes,
 so this module does not use the shared `bot` fixture. Two processes share one SQLite file
-(WAL mode lets several processes use it). They log at DEBUG, where discord.py prints every
-gateway event with its shard, so a test can see which process received an interaction.
+(WAL mode lets several processes use it). It runs on SQLite only: several processes on one
+PostgreSQL database need the cross-process parts (admission, tracker leadership) first. They
+log at DEBUG, where discord.py prints every gateway event with its shard, so a test can see
+which process received an interaction.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from bot.runway.sandbox import Sandbox
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import connect, rows
 from tests.fakediscord import (
     Attachment,
     Channel,
@@ -91,14 +91,9 @@ async def posted(
         await asyncio.sleep(0.1)
 
 
-def videos(database: Path, guild_id: int) -> list[Mapping[str, Any]]:
-    conn = sqlite3.connect(database)
-    conn.row_factory = sqlite3.Row
-    try:
-        rows = conn.execute("SELECT * FROM videos WHERE guild_id = ? ORDER BY id", (guild_id,))
-        return [dict(row) for row in rows]
-    finally:
-        conn.close()
+def videos(workdir: Path, guild_id: int) -> list[Mapping[str, Any]]:
+    """The guild's video rows in the database of the bot running in `workdir`."""
+    return rows(workdir, "SELECT * FROM videos WHERE guild_id = ? ORDER BY id", (guild_id,))
 
 
 async def video_row(
@@ -106,11 +101,11 @@ async def video_row(
 ) -> Mapping[str, Any]:
     deadline = time.monotonic() + patience
     while True:
-        rows = videos(database, guild_id)
-        if rows and wanted(rows[-1]):
-            return rows[-1]
+        found = videos(database, guild_id)
+        if found and wanted(found[-1]):
+            return found[-1]
         if time.monotonic() > deadline:
-            raise AssertionError(f"no video row as wanted; rows: {rows}")
+            raise AssertionError(f"no video row as wanted; rows: {found}")
         await asyncio.sleep(0.1)
 
 
@@ -118,10 +113,6 @@ def ended(row: Mapping[str, Any]) -> bool:
     return row["state"] in ("SETTLED", "RELEASED")
 
 
-def execute(database: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
-    conn = sqlite3.connect(database)
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
+def execute(workdir: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
+    with connect(workdir) as books:
+        books.fetch_all(sql, params)

@@ -1,4 +1,5 @@
-"""Services on a real SQLite file, talking to the Runway sandbox over loopback HTTP."""
+"""Services on a real database (each engine in turn), talking to the Runway sandbox over
+loopback HTTP."""
 
 from __future__ import annotations
 
@@ -47,16 +48,16 @@ class World:
 
 async def open_world(
     sandbox: Sandbox,
-    path: Path,
+    target: str | Path,
     dialect: Dialect,
     *,
     trace: Callable[[str], None] | None = None,
     max_live_per_guild: int = 3,
     runway_max_live_sessions: int = 100,
 ) -> AsyncIterator[World]:
-    """Every service on the database at `path`, wired as in production, against `sandbox`."""
+    """Every service on the database at `target`, wired as in production, against `sandbox`."""
     async with (
-        Database.open(path, trace=trace) as database,
+        Database.open(target, trace=trace) as database,
         RunwayClient(
             base_url=sandbox.base_url,
             api_key=SecretStr(SANDBOX_KEY),
@@ -81,12 +82,12 @@ async def open_world(
 
 
 @pytest.fixture
-async def world(production_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
-    async for item in open_world(production_sandbox, tmp_path / "bot.db", Dialect.PRODUCTION):
+async def world(production_sandbox: Sandbox, database_target: str | Path) -> AsyncIterator[World]:
+    async for item in open_world(production_sandbox, database_target, Dialect.PRODUCTION):
         yield item
 
 
 @pytest.fixture
-async def seed_world(seed_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
-    async for item in open_world(seed_sandbox, tmp_path / "bot.db", Dialect.SEED):
+async def seed_world(seed_sandbox: Sandbox, database_target: str | Path) -> AsyncIterator[World]:
+    async for item in open_world(seed_sandbox, database_target, Dialect.SEED):
         yield item

@@ -78,8 +78,8 @@ async def avatar_with(db: Database, **fields: object) -> Avatar:
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    async with Database.open(tmp_path / "bot.db") as database:
+async def db(database_target: str | Path):
+    async with Database.open(database_target) as database:
         yield database
 
 

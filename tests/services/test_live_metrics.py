@@ -123,7 +123,9 @@ async def test_starts_refusals_and_settled_seconds_are_counted(world: World) -> 
 async def test_database_work_is_timed_by_engine_and_kind(world: World) -> None:
     def counted(kind: str) -> float:
         return value(
-            "runway_characters_db_transaction_duration_seconds_count", engine="sqlite", kind=kind
+            "runway_characters_db_transaction_duration_seconds_count",
+            engine=world.database.engine.value,
+            kind=kind,
         )
 
     before = {kind: counted(kind) for kind in ("write", "read", "lookup")}

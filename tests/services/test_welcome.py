@@ -11,8 +11,8 @@ from bot.storage.welcomes import WelcomeRepository
 NOW = 1_800_000_000
 
 
-async def test_a_server_joined_recently_is_greeted_once(tmp_path: Path) -> None:
-    async with Database.open(tmp_path / "bot.db") as db:
+async def test_a_server_joined_recently_is_greeted_once(database_target: str | Path) -> None:
+    async with Database.open(database_target) as db:
         welcomes = Welcomes(WelcomeRepository(db), clock=lambda: NOW)
         assert await welcomes.claim(1, 10, joined_at=NOW - 5)
         assert not await welcomes.claim(1, 10, joined_at=NOW - 5)  # a reconnect
@@ -20,8 +20,10 @@ async def test_a_server_joined_recently_is_greeted_once(tmp_path: Path) -> None:
         assert await welcomes.claim(2, 20, joined_at=NOW - WELCOME_WINDOW_SECONDS)
 
 
-async def test_established_servers_and_unknown_join_times_stay_quiet(tmp_path: Path) -> None:
-    async with Database.open(tmp_path / "bot.db") as db:
+async def test_established_servers_and_unknown_join_times_stay_quiet(
+    database_target: str | Path,
+) -> None:
+    async with Database.open(database_target) as db:
         welcomes = Welcomes(WelcomeRepository(db), clock=lambda: NOW)
         assert not welcomes.recently_joined(NOW - WELCOME_WINDOW_SECONDS - 1)
         assert not welcomes.recently_joined(None)

@@ -1,4 +1,8 @@
-"""Fixtures: a real database file per test and a clock the test moves by hand."""
+"""Fixtures: a real database per test, on each engine, and a clock the test moves by hand.
+
+`db` runs a test on both engines (see tests/conftest.py); `db_path` is an SQLite file, for
+the tests about SQLite's file itself.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,6 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    async with Database.open(db_path) as database:
+async def db(database_target: str | Path) -> AsyncIterator[Database]:
+    async with Database.open(database_target) as database:
         yield database

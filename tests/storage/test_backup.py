@@ -25,9 +25,10 @@ from bot.storage.admission import LiveLimits
 from bot.storage.backup import BackupError, create_backup, restore_backup, verify
 from bot.storage.errors import SchemaTooNewError
 from bot.storage.intents import ProcessRepository
-from bot.storage.local_days import register_functions
 from bot.storage.rollups import differences
 from bot.storage.sessions import NewSession
+from bot.storage.sqlite.engine import SqliteLink
+from bot.storage.sqlite.functions import register_functions
 from bot.storage.transaction import ReadTx
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,9 +109,8 @@ def leftovers(folder: Path, pattern: str) -> list[Path]:
 def rollup_differences(path: Path) -> dict[str, object]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     register_functions(conn)
-    conn.row_factory = sqlite3.Row
     try:
-        return dict(differences(ReadTx(conn)))
+        return dict(differences(ReadTx(SqliteLink(conn))))
     finally:
         conn.close()
 

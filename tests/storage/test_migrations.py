@@ -1,4 +1,5 @@
-"""Migrations: fresh database, no-op re-run, refusal of newer schemas, all-or-nothing apply."""
+"""Migrations on SQLite's file: fresh database, no-op re-run, refusal of newer schemas,
+all-or-nothing apply, foreign keys. (PostgreSQL's: test_pg_migrations.py.)"""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Database, MigrationError, SchemaTooNewError
-from bot.storage.migrations import BUNDLED_MIGRATIONS, Migration, load_migrations
+from bot.storage.migrations import Migration, bundled, load_migrations
+from bot.storage.sql import Engine
+from bot.storage.sqlite.migrate import statements
 
-LATEST = len(load_migrations())
+BUNDLED_MIGRATIONS = bundled(Engine.SQLITE)
+LATEST = len(load_migrations(BUNDLED_MIGRATIONS))
 
 
 def schema_of(path: Path) -> tuple[int, list[tuple[str, str]]]:
@@ -248,13 +252,13 @@ def test_statements_split_only_where_sqlite_would() -> None:
         -- trailing comment
         """,
     )
-    statements = migration.statements()
-    assert len(statements) == 2
-    assert statements[0].endswith("DEFAULT 'a;b');")
-    assert statements[1].startswith("CREATE TRIGGER")
-    assert statements[1].endswith("END;")
+    found = statements(migration)
+    assert len(found) == 2
+    assert found[0].endswith("DEFAULT 'a;b');")
+    assert found[1].startswith("CREATE TRIGGER")
+    assert found[1].endswith("END;")
 
 
 def test_a_statement_without_its_semicolon_is_rejected() -> None:
     with pytest.raises(MigrationError, match="does not end with ';'"):
-        Migration(1, "open", "CREATE TABLE t (x);\nCREATE TABLE u (y)").statements()
+        statements(Migration(1, "open", "CREATE TABLE t (x);\nCREATE TABLE u (y)"))

@@ -34,8 +34,11 @@ from bot.services.sessions import PRESET_PREFIX
 from bot.services.usage_reports import ReportPeriod
 from bot.settings import Dialect
 from bot.storage.hot import HOT_QUERIES, PRIMARY_KEY, HotQuery
-from bot.storage.local_days import register_functions
 from bot.storage.rollups import differences
+from bot.storage.sql import Engine
+from bot.storage.sqlite.engine import SqliteLink
+from bot.storage.sqlite.functions import register_functions
+from bot.storage.transaction import ReadTx
 from tests.runway.conftest import production_sandbox
 from tests.services.conftest import open_world
 from tests.support.history import History, Shape, build, periods
@@ -107,7 +110,16 @@ def planner(
 
 def sample_params(history: History, sql: str) -> dict[str, object]:
     """A value for every named parameter: the busy server's member, now, this month."""
-    known: dict[str, object] = periods(history) | {
+    now = periods(history)
+    known: dict[str, object] = now | {
+        # admission's two periods (today, this month) and the span covering both
+        "first_start": now["day_start"],
+        "first_end": now["day_end"],
+        "second_start": now["month_start"],
+        "second_end": now["month_end"],
+        "low": now["month_start"],
+        "high": now["month_end"],
+        "since": now["month_start"] - 31 * 86_400,  # a timezone change moves two months
         "code_hash": history.live_codes[0],
         "avatar": history.avatar_ids[history.busy_guild],
         "session_id": 1,
@@ -159,7 +171,8 @@ def test_every_hot_query_reads_only_what_it_declares(
     assert len(HOT_QUERIES) >= 35, "the registry lost queries"
     found = []
     for query in HOT_QUERIES.values():
-        lines = plan(planner, query.sql, sample_params(built.history, query.sql))
+        sql = query.text(Engine.SQLITE)
+        lines = plan(planner, sql, sample_params(built.history, sql))
         found += problems(planner, query, lines)
     assert not found, "\n".join(found)
 
@@ -193,7 +206,7 @@ def test_the_history_built_for_benchmarks_has_the_rollups_its_sessions_define(
     register_functions(conn)
     try:
         conn.row_factory = sqlite3.Row
-        assert differences(bot.storage.transaction.ReadTx(conn)) == {}
+        assert differences(ReadTx(SqliteLink(conn))) == {}
     finally:
         conn.close()
 
@@ -222,7 +235,17 @@ async def test_the_hot_services_send_only_registered_queries(
     traced: tuple[Services, list[str]], built: Built
 ) -> None:
     services, sent = traced
-    history = built.history
+    await exercise_hot_services(services, built.history)
+    stray = stray_statements(sent, Engine.SQLITE)
+    assert not stray, "statements on hot paths that bot.storage.hot does not check:\n" + "\n".join(
+        sorted(stray)
+    )
+    assert len(sent) > 50
+
+
+async def exercise_hot_services(services: Services, history: History) -> None:
+    """Every hot path once: a start, the join page, quotas, autocomplete, the tracker, alerts,
+    reports and an export, in the busy server."""
     guild = history.busy_guild
     admin = Actor(user_id=history.busy_members[-1], manages_guild=True)
     member = Actor(user_id=history.busy_members[-2], role_ids=frozenset({77}))
@@ -249,18 +272,18 @@ async def test_the_hot_services_send_only_registered_queries(
     await services.line.serve()
     await services.conversations.history(guild, member)
     await services.conversations.failing(guild)
-    registered = {_normal(query.sql) for query in HOT_QUERIES.values()}
+
+
+def stray_statements(sent: list[str], engine: Engine) -> set[str]:
+    """What was sent that is neither a registered hot query nor housekeeping."""
+    registered = {_normal(query.text(engine)) for query in HOT_QUERIES.values()}
     stray = {
         _normal(sql)
         for sql in sent
         if _normal(sql) not in registered and not HOUSEKEEPING.match(_normal(sql))
     }
     # Changing settings is no hot path: those statements are allowed beside the hot ones.
-    stray = {sql for sql in stray if "INTO guild_settings" not in sql}
-    assert not stray, "statements on hot paths that bot.storage.hot does not check:\n" + "\n".join(
-        sorted(stray)
-    )
-    assert len(sent) > 50
+    return {sql for sql in stray if "INTO guild_settings" not in sql}
 
 
 def _normal(sql: str) -> str:

@@ -3,7 +3,6 @@ totals without them, a live call blocks it, other members and servers are untouc
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from bot.storage.common import FORGOTTEN_MEMBER
 from bot.storage.errors import InUseError
 from bot.storage.privacy import PrivacyRepository, load_all
 from bot.storage.quotas import QuotaName, QuotaRepository
+from tests.support.schema import describe, member_columns
 
 from .conftest import T0, FakeClock
 from .helpers import new_avatar, new_document, new_session
@@ -34,25 +34,12 @@ EVERYTHING = Period(0, 2**40)
 MEMBER, OTHER = 501, 502
 
 
-def member_columns(path: Path) -> set[str]:
-    conn = sqlite3.connect(path)
-    try:
-        tables = [
-            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        ]
-        return {
-            f"{table}.{column[1]}"
-            for table in tables
-            for column in conn.execute(f"PRAGMA table_info({table})")
-            if column[1] in NAMES_A_MEMBER or column[1].endswith("_by")
-        }
-    finally:
-        conn.close()
-
-
-async def test_every_column_naming_a_member_has_an_eraser(db: Database, db_path: Path) -> None:
+async def test_every_column_naming_a_member_has_an_eraser(
+    db: Database, database_target: str | Path
+) -> None:
     declared = {column for data in load_all().values() for column in data.columns}
-    assert member_columns(db_path) <= declared, "register the new table in bot.storage.privacy"
+    found = member_columns(describe(database_target), NAMES_A_MEMBER)
+    assert found <= declared, "register the new table in bot.storage.privacy"
 
 
 async def history(db: Database, clock: FakeClock) -> SessionRepository:

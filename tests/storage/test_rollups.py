@@ -3,7 +3,6 @@ migration for an existing database, and protected from changes behind their back
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +20,11 @@ from bot.storage import (
     UsageRepository,
     UsageSnapshot,
 )
+from bot.storage.errors import ConstraintError
 from bot.storage.local_days import day_period, month_period, zone_or_utc
-from bot.storage.migrations import BUNDLED_MIGRATIONS
+from bot.storage.migrations import bundled
 from bot.storage.rollups import differences
+from bot.storage.sql import Engine
 from bot.storage.transaction import WriteTx
 
 from .conftest import FakeClock
@@ -139,7 +140,7 @@ async def test_an_ended_session_is_final_and_sessions_start_live(db: Database) -
     session = await sessions.reserve(new_session(), LiveLimits())
     await sessions.settle(session.id, used_seconds=5, end_reason=EndReason.COMPLETED, ended_at=1)
     changed = {"id": session.id}
-    with pytest.raises(sqlite3.IntegrityError, match="final"):
+    with pytest.raises(ConstraintError, match="final"):
         await db.write(
             lambda tx: tx.execute("UPDATE sessions SET used_seconds = 9 WHERE id = :id", changed)
         )
@@ -151,21 +152,21 @@ async def test_an_ended_session_is_final_and_sessions_start_live(db: Database) -
             " VALUES (1, 1, 'x', 'seed', 'SETTLED', 60, 5, 'completed', 0, 5)"
         )
 
-    with pytest.raises(sqlite3.IntegrityError, match="inserted live"):
+    with pytest.raises(ConstraintError, match="inserted live"):
         await db.write(insert_ended)
     assert await db.read(differences) == {}
 
 
 async def test_the_migration_fills_the_rollups_of_an_existing_database(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, empty_target: str | Path, engine: str
 ) -> None:
     """A database of schema 2, with history, gains rollups equal to its sessions."""
     older = tmp_path / "schema2"
     older.mkdir()
-    for entry in BUNDLED_MIGRATIONS.iterdir():
+    for entry in bundled(Engine(engine)).iterdir():
         if entry.name.endswith(".sql") and entry.name < "0003":
             (older / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
-    async with Database.open(db_path, migrations_dir=older) as db:
+    async with Database.open(empty_target, migrations_dir=older) as db:
 
         def history(tx: WriteTx) -> None:
             tx.execute(
@@ -185,12 +186,16 @@ async def test_the_migration_fills_the_rollups_of_an_existing_database(
                 )
 
         await db.write(history)
-    async with Database.open(db_path) as db:
+    async with Database.open(empty_target) as db:
         assert await db.read(differences) == {}
         counted = await db.fetch_one("SELECT sum(sessions), sum(seconds) FROM rollup_end_days")
         assert counted is not None
         assert tuple(counted) == (27, sum(n for n in range(40) if n % 3 == 0))
-        stats = await db.fetch_one("SELECT count(*) FROM sqlite_stat1")
+        stats = await db.fetch_one(
+            "SELECT count(*) FROM sqlite_stat1"
+            if engine == "sqlite"
+            else "SELECT count(*) FROM pg_stats WHERE tablename = 'rollup_end_days'"
+        )
         assert stats is not None
         assert stats[0] > 0  # the migration was followed by ANALYZE
 

@@ -14,10 +14,9 @@ from bot.storage import Database, GuildSettingsRepository, LimitReached, Period
 from bot.storage.common import unix_now
 from bot.storage.errors import InUseError
 from bot.storage.intents import IntentRepository, IntentState, NewIntent, ProcessRepository
-from bot.storage.local_days import register_functions
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.rollups import differences
-from bot.storage.transaction import ReadTx
+from bot.storage.sqlite.functions import register_functions
 from bot.storage.videos import NewVideo, VideoEnd, VideoFacts, VideoRepository, VideoState
 
 from .conftest import T0, FakeClock
@@ -87,7 +86,7 @@ async def test_a_burst_never_overshoots_the_day(videos: VideoRepository, owner: 
 
 
 async def test_transitions_happen_once_and_settle_into_the_rollups(
-    videos: VideoRepository, owner: int, db: Database, db_path: Path
+    videos: VideoRepository, owner: int, db: Database
 ) -> None:
     video = await videos.request(new(), DayCap(100), owner=owner, intent=intent())
     assert video.state is VideoState.RESERVED
@@ -109,7 +108,7 @@ async def test_transitions_happen_once_and_settle_into_the_rollups(
     assert (totals.videos, totals.seconds) == (1, 7)
     facts = await videos.facts(GUILD, 1, DAY)
     assert (facts.member_in_flight, facts.guild_day_seconds, facts.member_last_at) == (0, 7, T0)
-    await _no_differences(db_path)
+    assert await db.read(differences) == {}
 
 
 async def test_approval_waits_without_counting_then_counts_from_its_approval(
@@ -167,17 +166,20 @@ async def test_rejected_request_costs_nothing_and_erasure_waits_for_flight(
 
 
 async def test_a_timezone_change_moves_recent_videos_to_their_new_days(
-    videos: VideoRepository, owner: int, db: Database, db_path: Path, clock: FakeClock
+    videos: VideoRepository, owner: int, db: Database, clock: FakeClock
 ) -> None:
     clock.now = unix_now()  # what the settings count as this month
     video = await videos.request(new(), DayCap(10**6), owner=owner, intent=intent())
     await videos.mark_rendering(video.id, "task-3")
     await videos.settle(video.id, used_seconds=5, cost_credits=2, end=VideoEnd.POSTED)
     await GuildSettingsRepository(db).update(GUILD, timezone="Asia/Kolkata")
-    await _no_differences(db_path)
+    assert await db.read(differences) == {}
 
 
-async def test_ending_a_video_reads_it_by_id(db: Database, db_path: Path) -> None:
+async def test_ending_a_video_reads_it_by_id(db_path: Path) -> None:
+    """SQLite's plan of the trigger (PostgreSQL's: test_plans_postgres.py)."""
+    async with Database.open(db_path):
+        pass
     conn = sqlite3.connect(db_path)
     register_functions(conn)
     try:
@@ -197,14 +199,3 @@ async def test_ending_a_video_reads_it_by_id(db: Database, db_path: Path) -> Non
         assert not found, "\n".join(found)
     finally:
         conn.close()
-
-
-async def _no_differences(db_path: Path) -> None:
-    conn = sqlite3.connect(db_path)
-    register_functions(conn)
-    conn.row_factory = sqlite3.Row
-    try:
-        found = differences(ReadTx(conn))
-    finally:
-        conn.close()
-    assert not found

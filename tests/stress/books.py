@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.runway.client import RunwayClient
 from bot.runway.models import PresetAvatar, SessionSpec
@@ -20,6 +20,7 @@ from bot.services.actors import Actor
 from bot.services.quotas import QuotaService
 from bot.storage import EndReason, NewSession, Session, SessionRepository
 from bot.storage.quotas import QuotaName
+from tests.support.books import read_rows
 
 TIMEZONES = ("UTC", "Europe/Paris", "Asia/Kolkata", "America/New_York", "Australia/Lord_Howe")
 ADMIN = 1
@@ -136,23 +137,19 @@ class Audit:
     peak_day_share: float = 0.0  # the fullest guild day, as a share of its budget
 
 
-def audit(database: Path, plan: Iterable[Server], rules: Rules) -> Audit:
-    """Check every limit against the sessions table itself (read-only, plain sqlite3, so it
-    also works on a file a killed process left behind). Raises AssertionError on overshoot."""
+def audit(database: str | Path, plan: Iterable[Server], rules: Rules) -> Audit:
+    """Check every limit against the sessions table itself (plain sqlite3 or psycopg, outside
+    the bot's code, so it also works on a file a killed process left behind). Raises
+    AssertionError on overshoot."""
     by_guild = {server.guild_id: server for server in plan}
-    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10.0)
-    try:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute("SELECT * FROM sessions ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    rows = read_rows(database, "SELECT * FROM sessions ORDER BY id")
     result = Audit(sessions=len(rows))
     guild_days: dict[tuple[int, int], int] = defaultdict(int)
     guild_months: dict[tuple[int, int], int] = defaultdict(int)
     member_days: dict[tuple[int, int, int], int] = defaultdict(int)
     live_guild: dict[int, int] = defaultdict(int)
     live_member: dict[tuple[int, int], int] = defaultdict(int)
-    by_member: dict[tuple[int, int], list[sqlite3.Row]] = defaultdict(list)
+    by_member: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         server = by_guild[row["guild_id"]]
         tz = local_time.zone(server.timezone)
@@ -191,7 +188,7 @@ def audit(database: Path, plan: Iterable[Server], rules: Rules) -> Audit:
     return result
 
 
-def _check_cooldown(guild: int, member: int, history: list[sqlite3.Row], cooldown: int) -> None:
+def _check_cooldown(guild: int, member: int, history: list[dict[str, Any]], cooldown: int) -> None:
     settled = [row for row in history if row["state"] == "SETTLED"]
     for row in history:
         before = sorted(

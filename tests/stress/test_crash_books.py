@@ -2,10 +2,12 @@
 and check after every kill that the books balance.
 
 The process is `tests/stress/crash_driver.py`, run on one SQLite file against a Runway sandbox
-served by this test. Half the runs kill themselves right after a chosen step (reserved,
-created at Runway, opened, joined, hung up, settled) so each point is hit for sure; the others
-are killed from here after a random time. After each kill, members whose calls were running
-hang up (as people do), and the books are audited: no limit overshot, no impossible row.
+served by this test (SQLite only: killing processes that share a PostgreSQL database is the
+cross-process failover test's job). Half the runs kill themselves right after a chosen step
+(reserved, created at Runway, opened, joined, hung up, settled) so each point is hit for sure;
+the others are killed from here after a random time. After each kill, members whose calls were
+running hang up (as people do), and the books are audited: no limit overshot, no impossible
+row.
 At the end one last run only recovers, and then nothing may be left live, every report must
 equal the settled sessions, and our seconds must equal what Runway itself counted.
 """

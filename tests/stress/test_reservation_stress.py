@@ -59,7 +59,9 @@ EVERYTHING = Period(0, 2**40)
 
 
 class Rig:
-    def __init__(self, db: Database, db_path: Path, runway: RunwayClient, sandbox: Sandbox) -> None:
+    def __init__(
+        self, db: Database, db_path: str | Path, runway: RunwayClient, sandbox: Sandbox
+    ) -> None:
         self.db = db
         self.db_path = db_path
         self.runway = runway
@@ -99,18 +101,19 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(database_target: str | Path) -> AsyncIterator[Rig]:
+    """On each engine in turn (one process: the group commit serialises admission)."""
     sandbox = Sandbox(dialect="production", api_key=SANDBOX_KEY, config=fast_config())
     async with (
         sandbox.serve(host="127.0.0.1", port=0),
-        Database.open(tmp_path / "stress.db") as db,
+        Database.open(database_target) as db,
         RunwayClient(
             base_url=sandbox.base_url,
             api_key=SecretStr(SANDBOX_KEY),
             retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
         ) as runway,
     ):
-        yield Rig(db, tmp_path / "stress.db", runway, sandbox)
+        yield Rig(db, database_target, runway, sandbox)
 
 
 async def watch_live(db: Database, stop: asyncio.Event) -> int:

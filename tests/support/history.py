@@ -21,14 +21,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from bot.storage import Database
 from bot.storage.local_days import (
     PeriodCache,
     day_period,
     month_period,
-    register_functions,
     zone_or_utc,
 )
+from bot.storage.sqlite.functions import register_functions
 
 DAY = 86_400
 TIMEZONES = (
@@ -107,7 +109,8 @@ def fill(conn: sqlite3.Connection, shape: Shape, *, analyze: bool) -> History:
     conn.execute("BEGIN")
     set_aside = conn.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
-        " AND (tbl_name = 'sessions' OR tbl_name LIKE 'rollup%') AND sql IS NOT NULL"
+        " AND (tbl_name IN ('sessions', 'runway_intents', 'videos') OR tbl_name LIKE 'rollup%')"
+        " AND sql IS NOT NULL"
     ).fetchall()
     for kind, name, _ in set_aside:
         conn.execute(f"DROP {kind.upper()} {name}")
@@ -122,6 +125,11 @@ def fill(conn: sqlite3.Connection, shape: Shape, *, analyze: bool) -> History:
     for table, rows in rollups.rows():
         marks = ", ".join("?" * len(next(iter(rows))))
         conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    conn.execute(_PROCESS, (shape.now,) * 3)
+    conn.execute(_INTENTS)
+    conn.execute(_VIDEOS)
+    for sql in _VIDEO_ROLLUPS:
+        conn.execute(sql)
     for _, _, sql in set_aside:
         conn.execute(sql)
     history.live_codes = _live_sessions(conn, rng, shape, guilds, members)
@@ -233,6 +241,43 @@ def _busy_limits(conn: sqlite3.Connection, guild: int, now: int) -> None:
     )
 
 
+# Every call was preceded by its intent (bot.storage.intents), resolved long ago: adopted if
+# Runway made the session, failed otherwise. One process, stopped, owned them all.
+_PROCESS = """
+INSERT INTO processes (id, host, pid, started_at, heartbeat_at, stopped_at)
+VALUES (1, 'history', 1, ?, ?, ?)
+"""
+_INTENTS = """
+INSERT INTO runway_intents (kind, guild_id, member_id, owner, state, name, fingerprint, target,
+                            record_id, detail, runway_id, created_at, decide_after, attempts,
+                            resolved_at, outcome)
+SELECT 'session', guild_id, member_id, 1,
+       CASE WHEN runway_id IS NULL THEN 'FAILED' ELSE 'ADOPTED' END, avatar_label, x'00',
+       coalesce(preset_id, avatar_label), id, '{}', runway_id, created_at - 2, created_at + 60,
+       0, created_at, 'history'
+FROM sessions ORDER BY id
+"""
+
+# A video message (/avatar say) for every tenth call, ended as the call did, and its rollups
+# summed from their views (as migration 0006 fills them).
+_VIDEOS = """
+INSERT INTO videos (guild_id, channel_id, member_id, avatar_label, speech, text, state,
+                    estimate_seconds, used_seconds, cost_credits, runway_id, upload_limit,
+                    end_reason, owner, created_at, counted_at, submitted_at, ended_at)
+SELECT guild_id, 1, member_id, avatar_label, 'text', 'Hello there', state, 20,
+       CASE WHEN state = 'SETTLED' THEN 12 END, CASE WHEN state = 'SETTLED' THEN 6 END,
+       'task-' || id, 8388608, CASE WHEN state = 'SETTLED' THEN 'posted' ELSE 'failed' END, 1,
+       created_at, created_at, created_at + 1, created_at + 90
+FROM sessions WHERE id % 10 = 0 ORDER BY id
+"""
+_VIDEO_ROLLUPS = (
+    "INSERT INTO rollup_video_days SELECT guild_id, day_start, sum(videos), sum(seconds)"
+    " FROM rollup_video_days_rows GROUP BY guild_id, day_start",
+    "INSERT INTO rollup_video_member_days SELECT guild_id, member_id, day_start, sum(videos),"
+    " sum(released), sum(seconds) FROM rollup_video_member_days_rows"
+    " GROUP BY guild_id, member_id, day_start",
+)
+
 _INSERT_ENDED = """
 INSERT INTO sessions (guild_id, member_id, avatar_label, preset_id, runway_id, dialect, state,
                       max_seconds, used_seconds, end_reason, consumed_at, created_at, ended_at)
@@ -327,3 +372,49 @@ def periods(history: History) -> dict[str, int]:
         "months_end": month.start,
         "year_start": year_start,
     }
+
+
+COPIED = (
+    "processes",
+    "runway_intents",
+    "guild_settings",
+    "avatars",
+    "guild_quotas",
+    "quota_role_tiers",
+    "sessions",
+    "rollup_guild_days",
+    "rollup_avatar_days",
+    "rollup_end_days",
+    "rollup_member_days",
+    "rollup_member_months",
+    "rollup_account_hours",
+    "videos",
+    "rollup_video_days",
+    "rollup_video_member_days",
+)
+
+
+def copy_to_postgres(path: Path, url: str) -> None:
+    """Copy a history built by `build` into a migrated, empty PostgreSQL database, as a bulk
+    load: COPY with triggers off (the rows are already rolled up), then ANALYZE. The same
+    rows on both engines, so their figures compare like for like."""
+    source = sqlite3.connect(path)
+    try:
+        with psycopg.connect(url) as target:
+            target.execute("SET session_replication_role = replica")  # no triggers, no FKs
+            for table in COPIED:
+                cursor = source.execute(f"SELECT * FROM {table}")
+                columns = ", ".join(column[0] for column in cursor.description)
+                with target.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in cursor:
+                        copy.write_row(row)
+            for table in ("avatars", "sessions", "processes", "runway_intents", "videos"):
+                target.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" (SELECT coalesce(max(id), 1) FROM {table}))"
+                )
+            target.commit()
+            target.autocommit = True
+            target.execute("ANALYZE")
+    finally:
+        source.close()

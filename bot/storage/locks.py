@@ -1,0 +1,15 @@
+"""Every advisory lock key the bot takes on PostgreSQL, in one place so no two collide.
+
+Keys are 64-bit integers (`pg_advisory_xact_lock(bigint)`); on SQLite taking one is a no-op
+because a write transaction already excludes every other writer. A feature that must
+serialise writers across processes (admission, a lease) adds its key here and calls
+`WriteTx.lock(key)` first thing in its unit.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class LockKey(IntEnum):
+    MIGRATIONS = 0x52_57_43_44_00_01  # "RWCD" + 1: migrating the schema

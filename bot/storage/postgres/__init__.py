@@ -1,0 +1,1 @@
+"""The PostgreSQL engine: one database shared by several bot and web processes."""
