@@ -30,7 +30,7 @@ from bot.storage.audit import LOOKED_UP_MEMBER
 from bot.storage.common import FORGOTTEN_MEMBER
 from bot.storage.videos import Video
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
-from bot.ui.fit import DESCRIPTION, choices, fit_lines
+from bot.ui.fit import BUTTON_LABEL, DESCRIPTION, MODAL_TITLE, choices, fill, fit_lines
 from bot.ui.tree import report_error
 from cogs import avatar_say
 from cogs.channels import Posted, channel_health, post, require_postable
@@ -151,7 +151,9 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         )
         await interaction.response.send_modal(
             TextModal(
-                title=f"New avatar: {name}"[:45], fields=[personality, opening], on_submit=submitted
+                title=fill("New avatar: {}", name, MODAL_TITLE),
+                fields=[personality, opening],
+                on_submit=submitted,
             )
         )
 
@@ -406,7 +408,9 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             )
         )
         await interaction.response.send_modal(
-            TextModal(title=f"Edit {avatar.name}"[:45], fields=fields, on_submit=submitted)
+            TextModal(
+                title=fill("Edit {}", avatar.name, MODAL_TITLE), fields=fields, on_submit=submitted
+            )
         )
 
     @edit.autocomplete("voice")
@@ -426,7 +430,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         await self.bot.services.permissions.require_manager(
             guild_id, actor, doing="Deleting avatars"
         )
-        confirm = Confirm(interaction, confirm_label=f"Delete {avatar.name}"[:80])
+        confirm = Confirm(interaction, confirm_label=fill("Delete {}", avatar.name, BUTTON_LABEL))
         await interaction.response.send_message(
             f"Delete **{plain(avatar.name)}** and its knowledge documents? This cannot be undone.",
             view=confirm,

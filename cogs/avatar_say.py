@@ -29,7 +29,7 @@ from bot.services.videos import AudioRequest, Speech, TextRequest, too_big_audio
 from bot.storage import Avatar
 from bot.storage.videos import Video, VideoEnd
 from bot.ui.embeds import SUCCESS, WARNING
-from bot.ui.fit import CONTENT, FIELD_VALUE, plain
+from bot.ui.fit import CONTENT, FIELD_VALUE, MODAL_TITLE, fill, plain
 from bot.ui.tree import report_error
 from cogs.channels import cannot_post, post
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of
@@ -149,7 +149,9 @@ def _script_form(bot: RunwayCharactersBot, avatar: Avatar, voice: str | None) ->
         max_length=MODAL_TEXT_MAX,
         placeholder="Welcome to the server! Here is what is new this week…",
     )
-    return TextModal(title=f"{avatar.name} says…"[:45], fields=[field], on_submit=submitted)
+    return TextModal(
+        title=fill("{} says…", avatar.name, MODAL_TITLE), fields=[field], on_submit=submitted
+    )
 
 
 # What the member reads while it is made

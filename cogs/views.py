@@ -9,7 +9,9 @@ from typing import Any
 
 import discord
 
+from bot.clip import clip
 from bot.runway_bot import RunwayCharactersBot
+from bot.ui.fit import BUTTON_LABEL, MODAL_TITLE
 from bot.ui.tree import describe, report_error
 from cogs.shared import NO_MENTIONS
 
@@ -54,7 +56,7 @@ class Confirm(OwnedView):
         super().__init__(owner, timeout=60.0)
         self.confirmed: bool | None = None
         self.decision: Interaction | None = None
-        self.yes.label = confirm_label
+        self.yes.label = clip(confirm_label, BUTTON_LABEL)
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def yes(self, interaction: Interaction, _: discord.ui.Button[Confirm]) -> None:
@@ -117,7 +119,7 @@ class TextModal(discord.ui.Modal):
         fields: list[discord.ui.TextInput[TextModal]],
         on_submit: Callable[[Interaction, dict[str, str]], Awaitable[None]],
     ) -> None:
-        super().__init__(title=title, timeout=900.0)
+        super().__init__(title=clip(title, MODAL_TITLE), timeout=900.0)
         self._fields = fields
         self._callback = on_submit
         for field in fields:

@@ -20,6 +20,7 @@ import pytest
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import (
     at_runway,
+    avatar_id,
     avatar_rows,
     create_avatar,
     document_rows,
@@ -271,3 +272,22 @@ async def test_every_free_text_option_declares_its_limits(
         "session start avatar": (1, 50),
     }
     assert all(re.fullmatch(r"[a-z_]+", name.split()[-1]) for name in limits)
+
+
+async def test_a_name_of_50_characters_is_cut_visibly_in_modal_titles(
+    fake_discord: FakeDiscord, admin: Member
+) -> None:
+    name = "Sir Bartholomew Featherstonehaugh-Cholmondeley III"
+    assert len(name) == 50  # the longest name an avatar can have
+    opened = await open_create(fake_discord, admin, name)
+    created = await opened.modal()
+    assert created.title == "New avatar: Sir Bartholomew Featherstonehaug…"
+    await settled(fake_discord, await submit_create(fake_discord, opened))
+    chosen = await avatar_id(fake_discord, admin, name)
+
+    edit = await fake_discord.invoke("avatar edit", member=admin, options={"avatar": chosen})
+    assert (await edit.modal()).title == "Edit Sir Bartholomew Featherstonehaugh-Cholm…"
+    say = await fake_discord.invoke("avatar say", member=admin, options={"avatar": chosen})
+    assert (await say.modal()).title == "Sir Bartholomew Featherstonehaugh-Chol… says…"
+    for modal in (created, await edit.modal(), await say.modal()):
+        assert len(modal.title) == 45
