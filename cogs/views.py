@@ -12,7 +12,7 @@ import discord
 from bot.clip import clip
 from bot.runway_bot import RunwayCharactersBot
 from bot.ui.fit import BUTTON_LABEL, MODAL_TITLE
-from bot.ui.tree import describe, report_error
+from bot.ui.tree import describe, report_error, tell_privately
 from cogs.shared import NO_MENTIONS
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,8 @@ class TextModal(discord.ui.Modal):
 
 async def replace_reply_with_error(interaction: Interaction, error: BaseException) -> None:
     """After a deferral the reply may show a progress line ("⏳ Checking the image…"): the
-    error replaces it, so nothing is left looking as if the bot were still busy."""
+    error replaces it, so nothing is left looking as if the bot were still busy. If the
+    reply cannot be edited, the error is sent as an ephemeral followup instead."""
     if not interaction.response.is_done():
         await report_error(interaction, error)
         return
@@ -145,4 +146,7 @@ async def replace_reply_with_error(interaction: Interaction, error: BaseExceptio
             content=None, embed=embed, view=None, allowed_mentions=NO_MENTIONS
         )
     except discord.HTTPException:
-        log.warning("could not show the member an error", exc_info=True)
+        # The reply would not change (dismissed, or Discord refused the edit): the member
+        # still reads why, in a message of its own, rather than a reply stuck on "⏳".
+        log.info("could not replace a reply with its error; sending it apart", exc_info=True)
+        await tell_privately(interaction, embed)

@@ -28,12 +28,14 @@ from tests.e2e.avatar_steps import (
     refusal,
     settled,
     submit_create,
+    text_appears,
     text_file,
 )
 from tests.e2e.conftest import runway_settings
 from tests.fakediscord import CallbackType, FakeDiscord, Member, Message
 
 AVATARS = "/v1/avatars"
+ORIGINAL = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
 DOCUMENTS = "/v1/documents"
 EMBED_TOTAL = 6000
 
@@ -176,6 +178,29 @@ async def test_a_400_with_many_issues_shows_five_and_counts_the_rest(
     assert all(line.endswith("…") and len(line) == 318 for line in lines[1:6])
     assert lines[1].startswith("- referenceImage: Issue 00: the image could not be used")
     assert lines[6:] == ["… and 8 more"]
+    assert avatar_rows(database, admin.guild.id) == []
+
+
+async def test_an_error_the_reply_cannot_show_comes_as_a_followup(
+    fake_discord: FakeDiscord, admin: Member, runway: Sandbox, database: Path
+) -> None:
+    """Discord refuses to edit the reply (here five 429s in a row, after which discord.py
+    gives up): the member still reads the error, ephemerally, in a message of its own."""
+    runway.inject("POST", AVATARS, status=400, body=THIRTEEN_ISSUES, latency=1.0)
+    submitted = await submit_create(fake_discord, await open_create(fake_discord, admin, "Mia"))
+    await text_appears(fake_discord, submitted, "⏳ Sending the avatar to Runway")
+    refused = fake_discord.inject_rate_limit("PATCH", ORIGINAL, retry_after=0.05, times=5)
+
+    told = await submitted.followup(timeout=10)
+    assert refused.hits == 5
+    assert told.ephemeral
+    assert told.embed.title == "That did not work"
+    assert str(told.embed.description).startswith(
+        "Runway refused the request: Invalid request.\n- referenceImage: Issue 00"
+    )
+    [sent] = fake_discord.calls("POST", "/webhooks/{webhook_id}/{webhook_token}")[-1:]
+    assert sent.body["allowed_mentions"] == {"parse": []}
+    assert (await submitted.original()).content == "⏳ Sending the avatar to Runway…"
     assert avatar_rows(database, admin.guild.id) == []
 
 
