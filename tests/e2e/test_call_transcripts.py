@@ -209,7 +209,10 @@ async def test_a_short_transcript_comes_inline_escaped_with_a_recording_button_e
     assert "@everyone" not in shown
     sent = [c for c in fake_discord.calls("POST") if c.path.endswith(f"{dm.channel_id}/messages")]
     assert sent[-1].body["allowed_mentions"] == {"parse": []}
-    assert [button.label for button in dm.buttons] == ["Recording"]
+    # The custom_id summaries have always had: a DM from before a restart still works.
+    assert [(b.label, b.custom_id) for b in dm.buttons] == [
+        ("Recording", f"call-recording:{row.id}")
+    ]
 
     first = await press_recording(fake_discord, dm, member)
     assert first.embed.title == "Recording of the call"
