@@ -299,20 +299,48 @@ async def test_every_free_text_option_declares_its_limits(
     assert all(re.fullmatch(r"[a-z_]+", name.split()[-1]) for name in limits)
 
 
+# The longest names an avatar can have (50 characters), and what each modal title (45)
+# keeps of them. The second is cut where a skin tone and two combining marks would be torn
+# from the character they are drawn with: each cut steps back to before that character.
+LONGEST_NAMES = {
+    "ascii": (
+        "Sir Bartholomew Featherstonehaugh-Cholmondeley III",
+        "New avatar: Sir Bartholomew Featherstonehaug…",
+        "Edit Sir Bartholomew Featherstonehaugh-Cholm…",
+        "Sir Bartholomew Featherstonehaugh-Chol… says…",
+    ),
+    "multibyte": (
+        "Ōkami 大神の森 Ελένη Nguyễn Thị Ánh🧙🏽 và q\u0301\u0308ng *東京*! 🦊",
+        "New avatar: Ōkami 大神の森 Ελένη Nguyễn Thị Ánh…",
+        "Edit Ōkami 大神の森 Ελένη Nguyễn Thị Ánh🧙🏽 và…",
+        "Ōkami 大神の森 Ελένη Nguyễn Thị Ánh🧙🏽 và… says…",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", LONGEST_NAMES)
 async def test_a_name_of_50_characters_is_cut_visibly_in_modal_titles(
-    fake_discord: FakeDiscord, admin: Member
+    fake_discord: FakeDiscord, admin: Member, kind: str
 ) -> None:
-    name = "Sir Bartholomew Featherstonehaugh-Cholmondeley III"
-    assert len(name) == 50  # the longest name an avatar can have
+    name, *titles = LONGEST_NAMES[kind]
+    assert len(name) == 50
     opened = await open_create(fake_discord, admin, name)
     created = await opened.modal()
-    assert created.title == "New avatar: Sir Bartholomew Featherstonehaug…"
     await settled(fake_discord, await submit_create(fake_discord, opened))
     chosen = await avatar_id(fake_discord, admin, name)
-
     edit = await fake_discord.invoke("avatar edit", member=admin, options={"avatar": chosen})
-    assert (await edit.modal()).title == "Edit Sir Bartholomew Featherstonehaugh-Cholm…"
     say = await fake_discord.invoke("avatar say", member=admin, options={"avatar": chosen})
-    assert (await say.modal()).title == "Sir Bartholomew Featherstonehaugh-Chol… says…"
-    for modal in (created, await edit.modal(), await say.modal()):
-        assert len(modal.title) == 45
+    shown = [created.title, (await edit.modal()).title, (await say.modal()).title]
+    assert shown == titles
+    assert all(len(title) <= 45 for title in shown)
+
+    # Where the limit leaves room, the name is shown whole, escaped where it is markdown.
+    listed = await (await fake_discord.invoke("avatar list", member=admin)).final()
+    [field] = listed.embed.fields
+    escaped = name.replace("*", r"\*")
+    assert field.name == f"{escaped} · ✅ ready"
+    deleting = await fake_discord.invoke("avatar delete", member=admin, options={"avatar": chosen})
+    question = await deleting.original()
+    assert [button.label for button in question.buttons] == [f"Delete {name}", "Cancel"]
+    await fake_discord.press_button(question, "Cancel", member=admin)
+    await text_appears(fake_discord, deleting, "Kept")
