@@ -479,19 +479,20 @@ _MEMBER_RECENT = hot(
     SELECT * FROM sessions
     WHERE guild_id = :guild AND member_id = :member AND state IN ('SETTLED', 'RELEASED')
       AND runway_id IS NOT NULL
-    ORDER BY created_at DESC LIMIT :limit
+    ORDER BY created_at DESC, id DESC LIMIT :limit
     """,
     reads={"sessions_member_ended": None},
 )
 
-# `+guild_id`: the server's own index would walk its whole history; the avatar's is made for this.
+# `+guild_id` (valid on both engines) keeps either planner off the server's own index, which
+# would walk its whole history; the avatar's is made for this.
 _AVATAR_RECENT = hot(
     "look-up: an avatar's recent calls",
     """
     SELECT * FROM sessions
     WHERE avatar_id = :avatar AND +guild_id = :guild AND state IN ('SETTLED', 'RELEASED')
       AND runway_id IS NOT NULL
-    ORDER BY created_at DESC LIMIT :limit
+    ORDER BY created_at DESC, id DESC LIMIT :limit
     """,
     reads={"sessions_avatar_ended": None},
 )
