@@ -239,7 +239,7 @@ class SessionRepository:
 
     async def by_id(self, session_id: int) -> Session | None:
         """Any guild's session, for the bot's own bookkeeping (never for a member's input)."""
-        row = await self._db.fetch_one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        row = await self._db.fetch_one(_BY_SESSION_ID, {"session_id": session_id})
         return None if row is None else _session(row)
 
     async def runway_ids_known(self, runway_ids: list[str]) -> set[str]:
@@ -381,6 +381,12 @@ _MARK_CONSUMED = hot(
     WHERE id = :session_id AND consumed_at IS NULL AND state = 'OPEN'
     """,
     reads=_LIVE_BY_ID,
+)
+
+_BY_SESSION_ID = hot(
+    "a session by id (the waiting line hands its call over)",
+    "SELECT * FROM sessions WHERE id = :session_id",
+    reads=_BY_ID,
 )
 
 _GET = hot(
