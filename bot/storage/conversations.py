@@ -128,7 +128,7 @@ _FORGOTTEN = hot(
     "conversation retention: conversations of forgotten members",
     """
     SELECT * FROM conversations
-    WHERE forgotten = 1 AND retry_at <= :now AND (:guild IS NULL OR guild_id = :guild)
+    WHERE forgotten = 1 AND retry_at <= :now AND guild_id = coalesce(:guild, guild_id)
     ORDER BY retry_at LIMIT :limit
     """,
     reads={"conversations_forgotten": "retry_at<"},

@@ -189,7 +189,7 @@ class IntentRepository:
             " count(*) FILTER (WHERE state = 'FAILED' AND attempts > 0),"
             " count(*) FILTER (WHERE state = 'UNRESOLVED')"
             " FROM runway_intents WHERE (created_at >= :since OR state IN ('PENDING', 'UNSURE'))"
-            " AND (:guild IS NULL OR guild_id = :guild)",
+            " AND guild_id = coalesce(:guild, guild_id)",
             {"since": since, "guild": guild_id},
         )
         assert row is not None, "an aggregate always returns a row"

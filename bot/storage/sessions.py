@@ -239,7 +239,7 @@ class SessionRepository:
 
     async def by_id(self, session_id: int) -> Session | None:
         """Any guild's session, for the bot's own bookkeeping (never for a member's input)."""
-        row = await self._db.fetch_one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        row = await self._db.fetch_one(_BY_SESSION_ID, {"session_id": session_id})
         return None if row is None else _session(row)
 
     async def runway_ids_known(self, runway_ids: list[str]) -> set[str]:
@@ -383,6 +383,12 @@ _MARK_CONSUMED = hot(
     reads=_LIVE_BY_ID,
 )
 
+_BY_SESSION_ID = hot(
+    "a session by id (the waiting line hands its call over)",
+    "SELECT * FROM sessions WHERE id = :session_id",
+    reads=_BY_ID,
+)
+
 _GET = hot(
     "a session of the server by id",
     "SELECT * FROM sessions WHERE guild_id = :guild AND id = :session_id",
@@ -479,19 +485,20 @@ _MEMBER_RECENT = hot(
     SELECT * FROM sessions
     WHERE guild_id = :guild AND member_id = :member AND state IN ('SETTLED', 'RELEASED')
       AND runway_id IS NOT NULL
-    ORDER BY created_at DESC LIMIT :limit
+    ORDER BY created_at DESC, id DESC LIMIT :limit
     """,
     reads={"sessions_member_ended": None},
 )
 
-# `+guild_id`: the server's own index would walk its whole history; the avatar's is made for this.
+# `+guild_id` (valid on both engines) keeps either planner off the server's own index, which
+# would walk its whole history; the avatar's is made for this.
 _AVATAR_RECENT = hot(
     "look-up: an avatar's recent calls",
     """
     SELECT * FROM sessions
     WHERE avatar_id = :avatar AND +guild_id = :guild AND state IN ('SETTLED', 'RELEASED')
       AND runway_id IS NOT NULL
-    ORDER BY created_at DESC LIMIT :limit
+    ORDER BY created_at DESC, id DESC LIMIT :limit
     """,
     reads={"sessions_avatar_ended": None},
 )

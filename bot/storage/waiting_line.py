@@ -295,12 +295,15 @@ _LIVE = hot(
     reads={"sessions_open": None},
 )
 
+# Each waiting member's server's turn is one look-up by key (a join would let PostgreSQL's
+# planner walk every server's turn).
 _WAITING = hot(
     "waiting line: everyone waiting, with their server's turn",
     """
-    SELECT w.*, coalesce(t.served, 0) AS served
-    FROM waiting_line AS w LEFT JOIN line_turns AS t ON t.guild_id = w.guild_id
-    WHERE w.state = 'WAITING'
+    SELECT waiting_line.*,
+           coalesce((SELECT served FROM line_turns
+                     WHERE line_turns.guild_id = waiting_line.guild_id), 0) AS served
+    FROM waiting_line WHERE state = 'WAITING'
     """,
     reads={"waiting_line_order": None, "line_turns.pk": None},
 )
@@ -352,10 +355,13 @@ _OFFER = hot(
     reads={"waiting_line.pk": None},
 )
 
+_OFFERED_BY_ID = {"waiting_line.pk": None, "waiting_line_order": None}
+"""A place being served, by id: its primary key, or the few places being served."""
+
 _SERVED = hot(
     "waiting line: a given slot delivered",
     "DELETE FROM waiting_line WHERE id = :id AND state = 'OFFERING'",
-    reads={"waiting_line.pk": None},
+    reads=_OFFERED_BY_ID,
 )
 
 _BACK = hot(
@@ -364,7 +370,7 @@ _BACK = hot(
     UPDATE waiting_line SET state = 'WAITING', session_id = NULL
     WHERE id = :id AND state = 'OFFERING'
     """,
-    reads={"waiting_line.pk": None},
+    reads=_OFFERED_BY_ID,
 )
 
 _NOTICE = hot(

@@ -23,9 +23,9 @@ PRESET = PRESET_PREFIX + "cooking-teacher"
 
 
 @pytest.fixture
-async def world(production_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
+async def world(production_sandbox: Sandbox, database_target: str | Path) -> AsyncIterator[World]:
     async for item in open_world(
-        production_sandbox, tmp_path / "bot.db", Dialect.PRODUCTION, runway_max_live_sessions=2
+        production_sandbox, database_target, Dialect.PRODUCTION, runway_max_live_sessions=2
     ):
         yield item
 

@@ -3,7 +3,8 @@
 Shaped like a public instance after a year: `guilds` servers and `members` members, settled
 sessions spread over `months` months, one busy server holding `busy_share` of them (and the
 same share of the members), servers in several timezones, a few calls live right now (with
-join codes), four avatars per server, every limit set in the busy one.
+join codes), four avatars per server, every limit set in the busy one, the conversations
+Runway keeps of the calls, and (when asked) members waiting in line for a call slot.
 
 Built for speed, as a bulk load is: one transaction, the sessions' indexes and triggers set
 aside while the rows go in (then rebuilt, each in one sorted pass), and the rollups summed in
@@ -56,6 +57,7 @@ class Shape:
     months: int = 12
     busy_share: float = 0.13
     now: int = 1_735_000_000  # 2024-12-24: the history ends an hour before this
+    waiting: int = 0  # members in line for a call slot in each of three servers
     seed: int = 9
 
 
@@ -133,6 +135,9 @@ def fill(conn: sqlite3.Connection, shape: Shape, *, analyze: bool) -> History:
     for _, _, sql in set_aside:
         conn.execute(sql)
     history.live_codes = _live_sessions(conn, rng, shape, guilds, members)
+    conn.execute(_CONVERSATIONS, (shape.now + 3600,))
+    if shape.waiting:
+        _waiting_line(conn, shape, guilds, members)
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")
     if analyze:
@@ -352,6 +357,55 @@ def _live_sessions(
     return codes
 
 
+# Every call Runway made is a conversation the bot keeps until it deletes it there (the trigger
+# that records them was set aside with the others): one in 997 of a member who asked to be
+# forgotten (due at once), one in 251 whose deletion Runway refused (retried in an hour).
+_CONVERSATIONS = """
+INSERT INTO conversations (runway_id, guild_id, member_id, started_at, forgotten, attempts,
+                           retry_at, last_error)
+SELECT runway_id, guild_id, CASE WHEN id % 997 = 0 THEN 0 ELSE member_id END, created_at,
+       id % 997 = 0, CASE WHEN id % 251 = 0 THEN 2 ELSE 0 END,
+       CASE WHEN id % 251 = 0 THEN ? ELSE 0 END,
+       CASE WHEN id % 251 = 0 THEN 'Runway answered 503' END
+FROM sessions WHERE runway_id IS NOT NULL AND dialect = 'production' ORDER BY id
+"""
+
+
+def _waiting_line(
+    conn: sqlite3.Connection, shape: Shape, guilds: list[int], members: dict[int, list[int]]
+) -> None:
+    """The account's slots all taken a moment ago: `shape.waiting` members of each of three
+    servers wait for a preset's call (not the busy server's last two, whom the tests act as),
+    the busy server's first live call was given from the line, and every server has had its
+    turn."""
+    (offered,) = conn.execute(
+        "SELECT id FROM sessions WHERE guild_id = ? AND state = 'OPEN' ORDER BY id LIMIT 1",
+        (guilds[0],),
+    ).fetchone()
+    places = [
+        (guild, members[guild][-3 - n], shape.now - 300 + g * shape.waiting + n)
+        for g, guild in enumerate(guilds[:3])
+        for n in range(shape.waiting)
+    ]
+    conn.executemany(
+        "INSERT INTO waiting_line (guild_id, member_id, preset_id, runway_target, avatar_label,"
+        " wanted_seconds, joined_at) VALUES (?, ?, 'cooking-teacher', 'preset:cooking-teacher',"
+        " ?, 300, ?)",
+        [(guild, member, PRESET, joined) for guild, member, joined in places],
+    )
+    conn.execute(
+        "INSERT INTO waiting_line (guild_id, member_id, preset_id, runway_target, avatar_label,"
+        " wanted_seconds, state, session_id, joined_at) SELECT guild_id, member_id,"
+        " 'cooking-teacher', 'preset:cooking-teacher', ?, 300, 'OFFERING', id, created_at - 30"
+        " FROM sessions WHERE id = ?",
+        (PRESET, offered),
+    )
+    conn.executemany(
+        "INSERT INTO line_turns (guild_id, served) VALUES (?, ?)",
+        [(guild, turn) for turn, guild in enumerate(reversed(guilds), start=1)],
+    )
+
+
 def periods(history: History) -> dict[str, int]:
     """Named parameters for any hot query, about the busy server's member now."""
     tz = zone_or_utc(history.timezones[history.busy_guild])
@@ -391,6 +445,9 @@ COPIED = (
     "videos",
     "rollup_video_days",
     "rollup_video_member_days",
+    "conversations",
+    "waiting_line",
+    "line_turns",
 )
 
 
@@ -408,7 +465,14 @@ def copy_to_postgres(path: Path, url: str) -> None:
                 with target.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in cursor:
                         copy.write_row(row)
-            for table in ("avatars", "sessions", "processes", "runway_intents", "videos"):
+            for table in (
+                "avatars",
+                "sessions",
+                "processes",
+                "runway_intents",
+                "videos",
+                "waiting_line",
+            ):
                 target.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT coalesce(max(id), 1) FROM {table}))"
