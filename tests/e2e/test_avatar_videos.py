@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.runway.sandbox import Sandbox
-from tests.e2e.database import rows
+from tests.e2e.database import execute, rows
 from tests.e2e.video_steps import (
     MIB,
     VIDEOS_ROUTE,
     ended,
-    execute,
     posted,
     reply_until,
     say,

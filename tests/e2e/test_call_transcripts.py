@@ -9,7 +9,6 @@ can write what a call said (`script_conversation`), move Runway's clock and brea
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest_asyncio
 from bot.runway.sandbox import Sandbox
 from bot.services.conversations import GONE
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import execute, rows
 from tests.e2e.session_steps import Browser, Row, run, session_rows, start_session
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, Message
 from tests.runway.conftest import SANDBOX_KEY
@@ -106,25 +106,11 @@ async def press_recording(fake: FakeDiscord, message: Message, who: Member) -> M
 
 
 def conversations_kept(workdir: Path) -> set[str]:
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
-        rows = database.execute("SELECT runway_id FROM conversations").fetchall()
-    database.close()
-    return {row[0] for row in rows}
+    return {row["runway_id"] for row in rows(workdir, "SELECT runway_id FROM conversations")}
 
 
 def failed_deletions(workdir: Path) -> int:
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
-        (count,) = database.execute(
-            "SELECT count(*) FROM conversations WHERE attempts > 0"
-        ).fetchone()
-    database.close()
-    return int(count)
-
-
-def in_bot_database(workdir: Path, sql: str) -> None:
-    with sqlite3.connect(workdir / "bot.db", timeout=10) as database:
-        database.execute(sql)
-    database.close()
+    return len(rows(workdir, "SELECT runway_id FROM conversations WHERE attempts > 0"))
 
 
 async def until(check: Any, what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
@@ -406,7 +392,7 @@ async def test_retention_deletes_at_runway_and_keeps_retrying_what_runway_refuse
     await settings(fake_discord, admin, transcripts="member")
     row, _ = await call(fake_discord, member, runway, browser, bot_workdir)
     assert row.runway_id is not None
-    in_bot_database(
+    execute(
         bot_workdir,
         f"UPDATE conversations SET started_at = started_at - 3 * 86400"
         f" WHERE runway_id = '{row.runway_id}'",
@@ -423,7 +409,7 @@ async def test_retention_deletes_at_runway_and_keeps_retrying_what_runway_refuse
     assert row.runway_id in runway.inventory()["conversations"]
 
     runway.clear_faults()  # Runway is back; the retry is due
-    in_bot_database(bot_workdir, "UPDATE conversations SET retry_at = 0")
+    execute(bot_workdir, "UPDATE conversations SET retry_at = 0")
     await settings(fake_discord, admin, keep_days=2)
     await until(lambda: row.runway_id not in runway.inventory()["conversations"], "never deleted")
     await until(lambda: row.runway_id not in conversations_kept(bot_workdir), "still listed")
@@ -454,7 +440,7 @@ async def test_forget_me_deletes_the_members_conversations_at_runway(
     assert "tries again every few minutes until Runway confirms" in text
     assert len(conversations_kept(bot_workdir) & {kept.runway_id, refused.runway_id}) == 1
 
-    in_bot_database(bot_workdir, "UPDATE conversations SET retry_at = 0")
+    execute(bot_workdir, "UPDATE conversations SET retry_at = 0")
     await settings(fake_discord, admin, keep_days=0)  # wakes the scheduled deletions
     await until(
         lambda: not (conversations_kept(bot_workdir) & {kept.runway_id, refused.runway_id}),

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import re
 import signal
-import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import settled as settled_reply
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import rows, target
 from tests.e2e.realbot import start_real_bot
 from tests.e2e.session_steps import (
     PRESET,
@@ -103,8 +103,8 @@ async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_rest
         last = {f.name: f.value for f in summaries(fake_discord, member)[-1].embed.fields}
         # The second call was never joined: the first still counts once.
         assert last["Your call time left today"].startswith("14 min 18 s of 15 min;")
-        rows = session_rows(bot_workdir, member)
-        assert [(r.state, r.used_seconds) for r in rows] == [("SETTLED", 42), ("SETTLED", 0)]
+        calls = session_rows(bot_workdir, member)
+        assert [(r.state, r.used_seconds) for r in calls] == [("SETTLED", 42), ("SETTLED", 0)]
         assert len([line for line in second.lines if " settled: " in line]) == 2
     finally:
         code = await second.stop()
@@ -227,14 +227,10 @@ async def until_text(fake: FakeDiscord, message_id: int, text: str) -> None:
 
 def live_sessions(workdir: Path) -> int:
     """Calls still live in the bot's database (earlier tests of this module may leave one)."""
-    if not (workdir / "bot.db").exists():
+    where = target(workdir)
+    if isinstance(where, Path) and not where.exists():
         return 0
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
-        (count,) = database.execute(
-            "SELECT count(*) FROM sessions WHERE state IN ('RESERVED', 'OPEN')"
-        ).fetchone()
-    database.close()
-    return int(count)
+    return len(rows(workdir, "SELECT id FROM sessions WHERE state IN ('RESERVED', 'OPEN')"))
 
 
 async def test_sigterm_stops_the_bot_within_seconds_even_mid_join(
