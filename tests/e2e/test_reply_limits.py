@@ -175,7 +175,8 @@ async def test_a_400_with_many_issues_shows_five_and_counts_the_rest(
     assert lines[0] == "Runway refused the request: Invalid request."
     # Runway's messages arrive cut to 300 characters by the client; five are shown.
     assert [line[:22] for line in lines[1:6]] == ["- referenceImage: Issu"] * 5
-    assert all(line.endswith("…") and len(line) == 318 for line in lines[1:6])
+    # Each message is 299 characters here: a cut never leaves a space before its "…".
+    assert all(line.endswith(" as…") and len(line) == 317 for line in lines[1:6])
     assert lines[1].startswith("- referenceImage: Issue 00: the image could not be used")
     assert lines[6:] == ["… and 8 more"]
     assert avatar_rows(database, admin.guild.id) == []
