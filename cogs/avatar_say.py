@@ -29,7 +29,7 @@ from bot.services.videos import AudioRequest, Speech, TextRequest, too_big_audio
 from bot.storage import Avatar
 from bot.storage.videos import Video, VideoEnd
 from bot.ui.embeds import SUCCESS, WARNING
-from bot.ui.fit import CONTENT, FIELD_VALUE, MODAL_TITLE, fill, plain
+from bot.ui.fit import BUTTON_URL, CONTENT, FIELD_VALUE, MODAL_TITLE, fill, plain
 from cogs.channels import cannot_post, post
 from cogs.persistent import VERDICTS, PersistentButton, VerdictButton, persistent_view
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of
@@ -337,13 +337,16 @@ class LinkButton(PersistentButton, prefix="avatar-video:link"):
         url = await interaction.client.services.videos.fresh_link(
             guild_id_of(interaction), self.target_id
         )
+        told = "Here is a fresh link to the video; it works for about a day."
+        if len(url) > BUTTON_URL:  # Discord refuses it on a button; an embed's link holds it
+            embed = interaction.client.embeds.make(
+                "Your video", f"[Open the video]({url})\n\n{told}"
+            )
+            await interaction.followup.send(embed=embed, ephemeral=True)
+            return
         view = discord.ui.View()
         view.add_item(discord.ui.Button(label="Open the video", url=url))
-        await interaction.followup.send(
-            "Here is a fresh link to the video; it works for about a day.",
-            view=view,
-            ephemeral=True,
-        )
+        await interaction.followup.send(told, view=view, ephemeral=True)
 
 
 class ReviewButton(VerdictButton, prefix="video-review", choices=VERDICTS):

@@ -45,6 +45,7 @@ CHOICE: Final = 100  # an autocomplete choice's name, and its value
 CHOICES: Final = 25
 MODAL_TITLE: Final = 45
 BUTTON_LABEL: Final = 80
+BUTTON_URL: Final = 512  # a link button's url; Discord's OpenAPI (ButtonComponentForMessageRequest)
 OPTION_TEXT: Final = 100  # a select option's label, and its description
 ECHO: Final = 256  # what the bot quotes of a member's or Runway's text, unless told otherwise
 BLANK: Final = "\u200b"  # shown for an empty field name or value, which Discord refuses

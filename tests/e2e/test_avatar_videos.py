@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.runway.sandbox import Sandbox
+from tests.e2e.avatar_steps import at_runway
 from tests.e2e.database import execute, rows
 from tests.e2e.video_steps import (
     MIB,
+    TASK_ROUTE,
     VIDEOS_ROUTE,
     ended,
     posted,
@@ -111,7 +113,8 @@ async def test_a_video_over_the_upload_limit_is_a_button_with_a_fresh_link(
     (message,) = await posted(fake_discord, guild.text_channel)
     assert not message.files
     assert "larger than this server lets me upload" in message.content
-    link_id = f"avatar-video:link:{videos(database, guild.id)[-1]['id']}"
+    [row] = videos(database, guild.id)
+    link_id = f"avatar-video:link:{row['id']}"
     assert message.buttons[0].custom_id == link_id  # as posts have always had it
     pressed = await fake_discord.press_button(message, link_id, member=admin)
     link = await reply_until(pressed, lambda m: bool(m.buttons))
@@ -121,6 +124,16 @@ async def test_a_video_over_the_upload_limit_is_a_button_with_a_fresh_link(
     pressed_again = await fake_discord.press_button(message, link_id, member=admin)
     again = await reply_until(pressed_again, lambda m: bool(m.buttons))
     assert again.buttons[0].url != button.url  # fresh on every press
+
+    # A signed link longer than Discord takes on a button (512) comes as an embed's link.
+    _, task = await at_runway(runway, f"/v1/tasks/{row['runway_id']}")
+    signed = f"{task['output'][0]}?_jwt={'a' * 600}"
+    runway.inject("GET", TASK_ROUTE, status=200, body=task | {"output": [signed]})
+    pressed_late = await fake_discord.press_button(message, link_id, member=admin)
+    late = await reply_until(pressed_late, lambda m: bool(m.embeds))
+    assert late.ephemeral
+    assert late.buttons == []
+    assert (late.embed.description or "").startswith(f"[Open the video]({signed})")
 
 
 async def test_cancel_stops_the_task_at_runway_and_costs_nothing(
