@@ -106,11 +106,12 @@ async def press_recording(fake: FakeDiscord, message: Message, who: Member) -> M
 
 
 def conversations_kept(workdir: Path) -> set[str]:
-    return {row["runway_id"] for row in rows(workdir, "SELECT runway_id FROM conversations")}
+    return {str(row["runway_id"]) for row in rows(workdir, "SELECT runway_id FROM conversations")}
 
 
 def failed_deletions(workdir: Path) -> int:
-    return len(rows(workdir, "SELECT runway_id FROM conversations WHERE attempts > 0"))
+    found = rows(workdir, "SELECT count(*) AS n FROM conversations WHERE attempts > 0")
+    return int(found[0]["n"])
 
 
 async def until(check: Any, what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
@@ -394,8 +395,8 @@ async def test_retention_deletes_at_runway_and_keeps_retrying_what_runway_refuse
     assert row.runway_id is not None
     execute(
         bot_workdir,
-        f"UPDATE conversations SET started_at = started_at - 3 * 86400"
-        f" WHERE runway_id = '{row.runway_id}'",
+        "UPDATE conversations SET started_at = started_at - 3 * 86400 WHERE runway_id = ?",
+        (row.runway_id,),
     )
     runway.inject("DELETE", CONVERSATION, status=503, times=None)
     deletes = runway.requests("DELETE", CONVERSATION)

@@ -227,10 +227,10 @@ async def until_text(fake: FakeDiscord, message_id: int, text: str) -> None:
 
 def live_sessions(workdir: Path) -> int:
     """Calls still live in the bot's database (earlier tests of this module may leave one)."""
-    where = target(workdir)
-    if isinstance(where, Path) and not where.exists():
+    if isinstance(target(workdir), Path) and not (workdir / "bot.db").exists():
         return 0
-    return len(rows(workdir, "SELECT id FROM sessions WHERE state IN ('RESERVED', 'OPEN')"))
+    found = rows(workdir, "SELECT count(*) AS n FROM sessions WHERE state IN ('RESERVED', 'OPEN')")
+    return int(found[0]["n"])
 
 
 async def test_sigterm_stops_the_bot_within_seconds_even_mid_join(
