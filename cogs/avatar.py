@@ -7,7 +7,6 @@ that echoes what a member typed goes out with mentions disabled.
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import discord
@@ -30,11 +29,11 @@ from bot.storage.audit import LOOKED_UP_MEMBER
 from bot.storage.common import FORGOTTEN_MEMBER
 from bot.storage.videos import Video
 from bot.ui.embeds import FAILURE, SUCCESS, WARNING
-from bot.ui.fit import DESCRIPTION, choices, fit_lines
-from bot.ui.tree import report_error
+from bot.ui.fit import BUTTON_LABEL, DESCRIPTION, MODAL_TITLE, choices, fill, fit_lines
 from cogs import avatar_say
 from cogs.channels import Posted, channel_health, post, require_postable
 from cogs.command_index import for_admins, for_everyone, for_managers
+from cogs.persistent import VERDICTS, VerdictButton
 from cogs.shared import (
     NO_MENTIONS,
     AvatarOption,
@@ -151,7 +150,9 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         )
         await interaction.response.send_modal(
             TextModal(
-                title=f"New avatar: {name}"[:45], fields=[personality, opening], on_submit=submitted
+                title=fill("New avatar: {}", name, MODAL_TITLE),
+                fields=[personality, opening],
+                on_submit=submitted,
             )
         )
 
@@ -227,7 +228,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             channel_id=channel_id,
             embed=embed,
             file=file,
-            view=review_view(avatar.id),
+            view=ReviewButton.pair(avatar.id),
         )
         await self.bot.services.avatars.set_review_message(
             avatar.guild_id, avatar.id, None if posted.message is None else posted.message.id
@@ -406,7 +407,9 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
             )
         )
         await interaction.response.send_modal(
-            TextModal(title=f"Edit {avatar.name}"[:45], fields=fields, on_submit=submitted)
+            TextModal(
+                title=fill("Edit {}", avatar.name, MODAL_TITLE), fields=fields, on_submit=submitted
+            )
         )
 
     @edit.autocomplete("voice")
@@ -426,7 +429,7 @@ class AvatarCog(commands.GroupCog, group_name="avatar"):
         await self.bot.services.permissions.require_manager(
             guild_id, actor, doing="Deleting avatars"
         )
-        confirm = Confirm(interaction, confirm_label=f"Delete {avatar.name}"[:80])
+        confirm = Confirm(interaction, confirm_label=fill("Delete {}", avatar.name, BUTTON_LABEL))
         await interaction.response.send_message(
             f"Delete **{plain(avatar.name)}** and its knowledge documents? This cannot be undone.",
             view=confirm,
@@ -633,55 +636,19 @@ async def _image_source(source: discord.Attachment | str) -> ImageSource:
     return ImageUpload(data=data, url=source.url)
 
 
-class ReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"avatar-review:(?P<verdict>approve|reject):(?P<avatar_id>\d+)",
-):
-    """Approve / Reject on a review post; persistent, so it works after a restart."""
+class ReviewButton(VerdictButton, prefix="avatar-review", choices=VERDICTS):
+    """Approve / Reject on an avatar's review post."""
 
-    def __init__(self, avatar_id: int, *, approve: bool) -> None:
-        verdict = "approve" if approve else "reject"
-        super().__init__(
-            discord.ui.Button(
-                label="Approve" if approve else "Reject",
-                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
-                custom_id=f"avatar-review:{verdict}:{avatar_id}",
-            )
+    async def pressed(self, interaction: Interaction) -> None:
+        avatar = await interaction.client.services.avatars.review(
+            guild_id_of(interaction), actor_of(interaction), self.target_id, approve=self.approve
         )
-        self.avatar_id = avatar_id
-        self.approve = approve
-
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: Interaction,
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> ReviewButton:
-        return cls(int(match["avatar_id"]), approve=match["verdict"] == "approve")
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        try:
-            guild_id = guild_id_of(interaction)
-            avatar = await interaction.client.services.avatars.review(
-                guild_id, actor_of(interaction), self.avatar_id, approve=self.approve
-            )
-        except Exception as error:  # answer the admin ephemerally, whatever went wrong
-            await report_error(interaction, error)
-            return
         verdict = "approved" if self.approve else "rejected"
         await interaction.response.edit_message(
             content=f"{plain(avatar.name)} was {verdict} by {interaction.user.mention}.",
             view=None,
             allowed_mentions=NO_MENTIONS,
         )
-
-
-def review_view(avatar_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(ReviewButton(avatar_id, approve=True))
-    view.add_item(ReviewButton(avatar_id, approve=False))
-    return view
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

@@ -29,9 +29,9 @@ from bot.services.videos import AudioRequest, Speech, TextRequest, too_big_audio
 from bot.storage import Avatar
 from bot.storage.videos import Video, VideoEnd
 from bot.ui.embeds import SUCCESS, WARNING
-from bot.ui.fit import CONTENT, FIELD_VALUE, plain
-from bot.ui.tree import report_error
+from bot.ui.fit import BUTTON_URL, CONTENT, FIELD_VALUE, MODAL_TITLE, fill, plain
 from cogs.channels import cannot_post, post
+from cogs.persistent import VERDICTS, PersistentButton, VerdictButton, persistent_view
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of
 from cogs.views import TextModal, replace_reply_with_error
 
@@ -149,7 +149,9 @@ def _script_form(bot: RunwayCharactersBot, avatar: Avatar, voice: str | None) ->
         max_length=MODAL_TEXT_MAX,
         placeholder="Welcome to the server! Here is what is new this week…",
     )
-    return TextModal(title=f"{avatar.name} says…"[:45], fields=[field], on_submit=submitted)
+    return TextModal(
+        title=fill("{} says…", avatar.name, MODAL_TITLE), fields=[field], on_submit=submitted
+    )
 
 
 # What the member reads while it is made
@@ -222,7 +224,7 @@ class ReplyWatcher:
     async def _show(self, video: Video, line: str) -> None:
         self._shown = line
         await self._interaction.edit_original_response(
-            content=line, view=cancel_view(video.id), allowed_mentions=NO_MENTIONS
+            content=line, view=persistent_view(CancelButton(video.id)), allowed_mentions=NO_MENTIONS
         )
 
     @property
@@ -282,7 +284,7 @@ class ChannelDelivery:
         )
         content = caption(video)
         content = clip(content, CONTENT - 120) + f"\n-# {why}: the button fetches a fresh link."
-        return await self._post(video, content, view=link_view(video.id))
+        return await self._post(video, content, view=persistent_view(LinkButton(video.id)))
 
     async def _post(
         self,
@@ -308,125 +310,54 @@ class ChannelDelivery:
 # Buttons (persistent)
 
 
-class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"avatar-video:cancel:(?P<video_id>\d+)",
-):
+class CancelButton(PersistentButton, prefix="avatar-video:cancel"):
     """Stops the video at Runway; for who asked, or a manager."""
 
-    def __init__(self, video_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Cancel",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"avatar-video:cancel:{video_id}",
-            )
+    LABEL = "Cancel"
+    STYLE = discord.ButtonStyle.danger
+
+    async def pressed(self, interaction: Interaction) -> None:
+        video = await interaction.client.services.videos.cancel(
+            guild_id_of(interaction), actor_of(interaction), self.target_id
         )
-        self.video_id = video_id
-
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: Interaction,
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> CancelButton:
-        return cls(int(match["video_id"]))
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        try:
-            video = await interaction.client.services.videos.cancel(
-                guild_id_of(interaction), actor_of(interaction), self.video_id
-            )
-        except Exception as error:  # answered ephemerally, whatever went wrong
-            await report_error(interaction, error)
-            return
         await interaction.response.edit_message(
             content=ending_line(video), view=None, allowed_mentions=NO_MENTIONS
         )
 
 
-class LinkButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"avatar-video:link:(?P<video_id>\d+)",
-):
+class LinkButton(PersistentButton, prefix="avatar-video:link"):
     """A fresh link to a video too large to upload; Runway's links expire within a day."""
 
-    def __init__(self, video_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Get the video",
-                emoji="🎬",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"avatar-video:link:{video_id}",
-            )
+    LABEL = "Get the video"
+    EMOJI = "🎬"
+    STYLE = discord.ButtonStyle.primary
+
+    async def pressed(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        url = await interaction.client.services.videos.fresh_link(
+            guild_id_of(interaction), self.target_id
         )
-        self.video_id = video_id
-
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: Interaction,
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> LinkButton:
-        return cls(int(match["video_id"]))
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            url = await interaction.client.services.videos.fresh_link(
-                guild_id_of(interaction), self.video_id
+        told = "Here is a fresh link to the video; it works for about a day."
+        if len(url) > BUTTON_URL:  # Discord refuses it on a button; an embed's link holds it
+            embed = interaction.client.embeds.make(
+                "Your video", f"[Open the video]({url})\n\n{told}"
             )
-        except Exception as error:
-            await report_error(interaction, error)
+            await interaction.followup.send(embed=embed, ephemeral=True)
             return
         view = discord.ui.View()
         view.add_item(discord.ui.Button(label="Open the video", url=url))
-        await interaction.followup.send(
-            "Here is a fresh link to the video; it works for about a day.",
-            view=view,
-            ephemeral=True,
-        )
+        await interaction.followup.send(told, view=view, ephemeral=True)
 
 
-class ReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"video-review:(?P<verdict>approve|reject):(?P<video_id>\d+)",
-):
+class ReviewButton(VerdictButton, prefix="video-review", choices=VERDICTS):
     """Approve / Reject on a video request's review post."""
 
-    def __init__(self, video_id: int, *, approve: bool) -> None:
-        verdict = "approve" if approve else "reject"
-        super().__init__(
-            discord.ui.Button(
-                label="Approve" if approve else "Reject",
-                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
-                custom_id=f"video-review:{verdict}:{video_id}",
-            )
-        )
-        self.video_id = video_id
-        self.approve = approve
-
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: Interaction,
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> ReviewButton:
-        return cls(int(match["video_id"]), approve=match["verdict"] == "approve")
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def pressed(self, interaction: Interaction) -> None:
         bot = interaction.client
-        try:
-            await interaction.response.defer()
-            video = await bot.services.videos.review(
-                guild_id_of(interaction), actor_of(interaction), self.video_id, approve=self.approve
-            )
-        except Exception as error:
-            await report_error(interaction, error)
-            return
+        await interaction.response.defer()
+        video = await bot.services.videos.review(
+            guild_id_of(interaction), actor_of(interaction), self.target_id, approve=self.approve
+        )
         verdict = (
             f"approved by {interaction.user.mention}: it is being made and will be posted in "
             f"<#{video.channel_id}>"
@@ -440,25 +371,6 @@ class ReviewButton(
         )
         if not self.approve:
             await tell_member(bot, video, told=False)
-
-
-def cancel_view(video_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(video_id))
-    return view
-
-
-def link_view(video_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(LinkButton(video_id))
-    return view
-
-
-def review_view(video_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(ReviewButton(video_id, approve=True))
-    view.add_item(ReviewButton(video_id, approve=False))
-    return view
 
 
 async def request_review(bot: RunwayCharactersBot, video: Video) -> str:
@@ -485,7 +397,7 @@ async def request_review(bot: RunwayCharactersBot, video: Video) -> str:
         guild_id=video.guild_id,
         channel_id=channel_id,
         embed=embed,
-        view=review_view(video.id),
+        view=ReviewButton.pair(video.id),
     )
     await bot.services.videos.set_review_message(
         video.id, None if posted.message is None else posted.message.id

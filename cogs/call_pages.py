@@ -19,7 +19,7 @@ from bot.services.conversations import Fetched, is_call
 from bot.services.durations import duration_text
 from bot.storage import Session
 from bot.ui.transcripts import Rendered, render
-from bot.ui.tree import report_error
+from cogs.persistent import PersistentButton
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, plain
 from cogs.views import OwnedView
 
@@ -115,15 +115,13 @@ async def offers_recording(bot: RunwayCharactersBot, session: Session) -> bool:
 
 
 async def send_recording(interaction: Interaction, session_id: int) -> None:
-    """Fetch the call's recording link from Runway now and show it to the presser only."""
+    """Fetch the call's recording link from Runway now and show it to the presser only.
+    Every refusal and fault is answered by the caller's error path (the button's, the
+    pager's), ephemerally."""
     await interaction.response.defer(ephemeral=True, thinking=True)
-    try:
-        link = await interaction.client.services.conversations.recording(
-            session_id, actor_of(interaction), interaction.guild_id
-        )
-    except Exception as error:  # every refusal and fault gets its own clear answer
-        await report_error(interaction, error)
-        return
+    link = await interaction.client.services.conversations.recording(
+        session_id, actor_of(interaction), interaction.guild_id
+    )
     embed = interaction.client.embeds.make(
         "Recording of the call",
         f"[Download the recording]({link.url})\n\nThis link works until at least "
@@ -132,41 +130,15 @@ async def send_recording(interaction: Interaction, session_id: int) -> None:
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-class RecordingButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"call-recording:(?P<session_id>\d{1,19})",
-):
+class RecordingButton(PersistentButton, prefix="call-recording"):
     """Recording, under a call's summary DM: persistent, so it works after a restart, and for
     as long as Runway keeps the conversation. Each press fetches a fresh link."""
 
-    def __init__(self, session_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=RECORDING_LABEL,
-                emoji="🎧",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"call-recording:{session_id}",
-            )
-        )
-        self.session_id = session_id
+    LABEL = RECORDING_LABEL
+    EMOJI = "🎧"
 
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: Interaction,
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> RecordingButton:
-        return cls(int(match["session_id"]))
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        await send_recording(interaction, self.session_id)
-
-
-def recording_view(session_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(RecordingButton(session_id))
-    return view
+    async def pressed(self, interaction: Interaction) -> None:
+        await send_recording(interaction, self.target_id)
 
 
 class CallPager(OwnedView):

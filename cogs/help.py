@@ -14,12 +14,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.clip import clip
 from bot.runway_bot import RunwayCharactersBot
+from bot.ui.fit import FIELD_VALUE, OPTION_TEXT
 from cogs.command_index import Audience, CommandGroup, command_groups, command_ref, for_everyone
 from cogs.shared import NO_MENTIONS, Interaction
 from cogs.views import OwnedView
 
-FIELD_LIMIT = 1024  # Discord's limit for one embed field's value
 PAGE_SELECT_ID = "help:page"
 
 AUDIENCE_HEADINGS = {
@@ -71,13 +72,13 @@ def render_page(bot: RunwayCharactersBot, groups: list[CommandGroup], index: int
 
 
 def _chunks(lines: list[str]) -> list[str]:
-    """Lines joined into field values of at most FIELD_LIMIT characters."""
+    """Lines joined into field values that fit Discord's limit for one."""
     chunks: list[str] = []
     for line in lines:
-        if chunks and len(chunks[-1]) + 1 + len(line) <= FIELD_LIMIT:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= FIELD_VALUE:
             chunks[-1] += "\n" + line
         else:
-            chunks.append(line[:FIELD_LIMIT])
+            chunks.append(clip(line, FIELD_VALUE))
     return chunks
 
 
@@ -98,7 +99,9 @@ class HelpPages(OwnedView):
             placeholder="Choose a group of commands",
             options=[
                 discord.SelectOption(
-                    label=page_title(group), value=str(index), description=group.description[:100]
+                    label=clip(page_title(group), OPTION_TEXT),
+                    value=str(index),
+                    description=clip(group.description, OPTION_TEXT),
                 )
                 for index, group in enumerate(groups)
             ],

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from bot.services.sessions import StartedSession
 from bot.services.tracker import READY_TIMEOUT_SECONDS
 from bot.services.waiting_line import Offer, Place, Removed
 from bot.storage.waiting_line import LineEntry
+from cogs.persistent import PersistentButton, persistent_view
 from cogs.shared import NO_MENTIONS, Interaction
 
 log = logging.getLogger(__name__)
@@ -91,41 +91,20 @@ class _Reply:
         return not self.lost and time.monotonic() - self.since < REPLY_EDITABLE_SECONDS
 
 
-class LeaveLineButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"line-leave:(?P<guild_id>\d{1,19})",
-):
-    """Leave, on a member's place in line (in the reply or the DM); works after a restart."""
+class LeaveLineButton(PersistentButton, prefix="line-leave"):
+    """Leave, on a member's place in line (in the reply or the DM); works after a restart.
+    It carries the server's id: the DM it may sit in belongs to no server."""
 
-    def __init__(self, guild_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Leave the line",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"line-leave:{guild_id}",
-            )
-        )
-        self.guild_id = guild_id
+    LABEL = "Leave the line"
 
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: Interaction,
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> LeaveLineButton:
-        return cls(int(match["guild_id"]))
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        left = await interaction.client.services.line.leave(self.guild_id, interaction.user.id)
+    async def pressed(self, interaction: Interaction) -> None:
+        left = await interaction.client.services.line.leave(self.target_id, interaction.user.id)
         text = "You left the waiting line." if left else "You are not in the waiting line any more."
         await interaction.response.edit_message(content=text, embed=None, view=None)
 
 
 def leave_view(guild_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(LeaveLineButton(guild_id))
-    return view
+    return persistent_view(LeaveLineButton(guild_id))
 
 
 LinkEmbed = Callable[[StartedSession], discord.Embed]

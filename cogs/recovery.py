@@ -12,9 +12,13 @@ from bot.runway_bot import RunwayCharactersBot
 from bot.services.reconciler import REPORT_DAYS, Outcome
 from bot.storage.intents import IntentState
 from bot.ui.embeds import SUCCESS, WARNING
-from cogs.shared import NO_MENTIONS
+from bot.ui.fit import FIELD_VALUE, fit_lines
+from cogs.shared import NO_MENTIONS, plain
 
 log = logging.getLogger(__name__)
+
+NAME_SHOWN = 100
+"""Of an avatar's or a document's name (up to 255), so the last three fit in one field."""
 
 _TITLES = {
     IntentState.ADOPTED: "Runway finished what you asked for",
@@ -75,8 +79,8 @@ async def reconciliation_summary(bot: RunwayCharactersBot, guild_id: int) -> str
         )
     for intent in await reconciler.recent(guild_id, limit=3):
         outcome = intent.outcome or "still being checked"
-        lines.append(f"• {intent.kind} **{discord.utils.escape_markdown(intent.name)}**: {outcome}")
-    return "\n".join(lines)[:1024]
+        lines.append(f"• {intent.kind} **{plain(intent.name, limit=NAME_SHOWN)}**: {outcome}")
+    return fit_lines(lines, FIELD_VALUE)
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

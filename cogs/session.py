@@ -29,12 +29,12 @@ from cogs.call_pages import (
     CallPager,
     RecordingButton,
     how_it_ended,
-    recording_view,
     transcript_file_name,
     transcript_of,
 )
 from cogs.command_index import for_everyone
 from cogs.line_board import LeaveLineButton, LineBoard, place_text
+from cogs.persistent import persistent_view
 from cogs.shared import NO_MENTIONS, Interaction, actor_of, guild_id_of, plain
 from cogs.views import Confirm, replace_reply_with_error
 
@@ -341,7 +341,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
                         name="Transcript", value="Attached as a text file.", inline=False
                     )
             if settings.recordings:
-                view = recording_view(session.id)
+                view = persistent_view(RecordingButton(session.id))
         try:
             user = self.bot.get_user(session.member_id) or await self.bot.fetch_user(
                 session.member_id

@@ -9,8 +9,10 @@ from typing import Any
 
 import discord
 
+from bot.clip import clip
 from bot.runway_bot import RunwayCharactersBot
-from bot.ui.tree import describe, report_error
+from bot.ui.fit import BUTTON_LABEL, MODAL_TITLE
+from bot.ui.tree import describe, report_error, tell_privately
 from cogs.shared import NO_MENTIONS
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class Confirm(OwnedView):
         super().__init__(owner, timeout=60.0)
         self.confirmed: bool | None = None
         self.decision: Interaction | None = None
-        self.yes.label = confirm_label
+        self.yes.label = clip(confirm_label, BUTTON_LABEL)
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def yes(self, interaction: Interaction, _: discord.ui.Button[Confirm]) -> None:
@@ -117,7 +119,7 @@ class TextModal(discord.ui.Modal):
         fields: list[discord.ui.TextInput[TextModal]],
         on_submit: Callable[[Interaction, dict[str, str]], Awaitable[None]],
     ) -> None:
-        super().__init__(title=title, timeout=900.0)
+        super().__init__(title=clip(title, MODAL_TITLE), timeout=900.0)
         self._fields = fields
         self._callback = on_submit
         for field in fields:
@@ -133,7 +135,8 @@ class TextModal(discord.ui.Modal):
 
 async def replace_reply_with_error(interaction: Interaction, error: BaseException) -> None:
     """After a deferral the reply may show a progress line ("⏳ Checking the image…"): the
-    error replaces it, so nothing is left looking as if the bot were still busy."""
+    error replaces it, so nothing is left looking as if the bot were still busy. If the
+    reply cannot be edited, the error is sent as an ephemeral followup instead."""
     if not interaction.response.is_done():
         await report_error(interaction, error)
         return
@@ -143,4 +146,7 @@ async def replace_reply_with_error(interaction: Interaction, error: BaseExceptio
             content=None, embed=embed, view=None, allowed_mentions=NO_MENTIONS
         )
     except discord.HTTPException:
-        log.warning("could not show the member an error", exc_info=True)
+        # The reply would not change (dismissed, or Discord refused the edit): the member
+        # still reads why, in a message of its own, rather than a reply stuck on "⏳".
+        log.info("could not replace a reply with its error; sending it apart", exc_info=True)
+        await tell_privately(interaction, embed)

@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot import __version__
+from bot.clip import clip
 from bot.runway import catalog, metered
 from bot.runway.dialects import RULES, DialectRules, Operation
 from bot.runway.errors import (
@@ -495,5 +496,4 @@ def _error_details(response: httpx.Response) -> tuple[str, tuple[Issue, ...]]:
 def _clean(value: object) -> str:
     if not isinstance(value, str):
         return ""
-    text = _UNPRINTABLE.sub(" ", value).strip()
-    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 1] + "…"
+    return clip(_UNPRINTABLE.sub(" ", value).strip(), _MAX_ERROR_TEXT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from bot.clip import clip
 from bot.errors import InvalidInput
 from bot.services.durations import duration_text
 from bot.storage.quotas import QuotaName
@@ -55,7 +56,7 @@ def parse_amount(name: QuotaName, text: str) -> int | None:
         seconds = _duration_seconds(typed)
         if seconds is None:
             raise InvalidInput(
-                f"I could not read {text[:40]!r} as a duration: type minutes (`10`), or with "
+                f"I could not read {clip(text, 40)!r} as a duration: type minutes (`10`), or with "
                 "units (`1h30`, `90 min`, `45s`), or `unlimited`."
             )
         return seconds

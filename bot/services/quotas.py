@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from bot.clip import clip
 from bot.errors import InvalidInput
 from bot.services import local_time
 from bot.services.actors import Actor, Permissions
@@ -324,7 +325,7 @@ class QuotaService:
             tz = local_time.zone(name)
         except ValueError:
             raise InvalidInput(
-                f"I don't know the timezone {name[:64]!r}. Use a name such as Europe/Paris, "
+                f"I don't know the timezone {clip(name, 64)!r}. Use a name such as Europe/Paris, "
                 "America/New_York or UTC (the option suggests them as you type)."
             ) from None
         await self._guilds.update(guild_id, timezone=tz.key)

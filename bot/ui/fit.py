@@ -11,7 +11,10 @@ did not respond" or an incident id instead of the answer. So:
   quoted whole;
 - a list that may grow is paged by its cog (`page_of`) or joined with `fit_lines`, which
   says how many lines it left out;
-- autocomplete answers go through `choices`.
+- autocomplete answers go through `choices`;
+- text on a component (a modal's title, a button's label, a select option's) is cut to
+  its own limit ("Message Components" and "Interactions > Modal" in Discord's docs), with
+  `fill` where a member's or Runway's text is part of it.
 
 Lengths count code points after trimming the ends, as Discord counts them.
 """
@@ -40,6 +43,10 @@ CONTENT: Final = 2000
 URL: Final = 2048
 CHOICE: Final = 100  # an autocomplete choice's name, and its value
 CHOICES: Final = 25
+MODAL_TITLE: Final = 45
+BUTTON_LABEL: Final = 80
+BUTTON_URL: Final = 512  # a link button's url; Discord's OpenAPI (ButtonComponentForMessageRequest)
+OPTION_TEXT: Final = 100  # a select option's label, and its description
 ECHO: Final = 256  # what the bot quotes of a member's or Runway's text, unless told otherwise
 BLANK: Final = "\u200b"  # shown for an empty field name or value, which Discord refuses
 
@@ -51,6 +58,13 @@ def plain(text: str, *, limit: int = ECHO) -> str:
     markdown, no mentions; backslashes are escaped too) and cut to `limit` with an
     ellipsis that never splits an escape."""
     return clip(discord.utils.escape_markdown(discord.utils.escape_mentions(text)), limit)
+
+
+def fill(template: str, text: str, limit: int) -> str:
+    """`template` with `text` in place of its `{}`, the text cut so that the whole fits in
+    `limit`: the words around a long name ("Edit {}", "{} says…") are kept whole."""
+    room = limit - (len(template) - len("{}"))
+    return clip(template.format(clip(text, max(room, 0))), limit)
 
 
 def fit_lines(items: Sequence[str], limit: int, *, more: str = "… and {count} more") -> str:

@@ -36,7 +36,13 @@ async def report_error(
     interaction: discord.Interaction[RunwayCharactersBot], error: BaseException
 ) -> None:
     """Tell the member what went wrong, ephemerally; used by commands, modals and views."""
-    embed = interaction.client.embeds.error(describe(interaction, error))
+    await tell_privately(interaction, interaction.client.embeds.error(describe(interaction, error)))
+
+
+async def tell_privately(
+    interaction: discord.Interaction[RunwayCharactersBot], embed: discord.Embed
+) -> None:
+    """`embed` for the member alone: as the response, or as a followup once there is one."""
     try:
         if interaction.response.is_done():
             await interaction.followup.send(

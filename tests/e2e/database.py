@@ -47,6 +47,12 @@ def rows(workdir: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, 
     return read_rows(target(workdir), sql, params)
 
 
+def execute(workdir: Path, sql: str, params: Sequence[Any] = ()) -> None:
+    """Change the bot's books under it (a test's shortcut to a state that takes days)."""
+    with connect(workdir) as books:
+        books.fetch_all(sql, params)
+
+
 def everything_stored(workdir: Path) -> bytes:
     """All the bot has written: its SQLite files, or every row of every PostgreSQL table."""
     where = target(workdir)

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot.runway.sandbox import Sandbox
-from tests.e2e.database import rows
+from tests.e2e.avatar_steps import at_runway
+from tests.e2e.database import execute, rows
 from tests.e2e.video_steps import (
     MIB,
+    TASK_ROUTE,
     VIDEOS_ROUTE,
     ended,
-    execute,
     posted,
     reply_until,
     say,
@@ -98,7 +99,12 @@ async def test_a_voice_message_from_a_member_with_the_role(
 
 
 async def test_a_video_over_the_upload_limit_is_a_button_with_a_fresh_link(
-    fake_discord: FakeDiscord, guild: Guild, admin: Member, mia: str, runway: Sandbox
+    fake_discord: FakeDiscord,
+    guild: Guild,
+    admin: Member,
+    mia: str,
+    runway: Sandbox,
+    database: Path,
 ) -> None:
     runway.config.video_padding_bytes = 11 * MIB
     asked = await say(fake_discord, admin, mia, text=WELCOME)
@@ -107,7 +113,9 @@ async def test_a_video_over_the_upload_limit_is_a_button_with_a_fresh_link(
     (message,) = await posted(fake_discord, guild.text_channel)
     assert not message.files
     assert "larger than this server lets me upload" in message.content
-    link_id = message.buttons[0].custom_id or ""
+    [row] = videos(database, guild.id)
+    link_id = f"avatar-video:link:{row['id']}"
+    assert message.buttons[0].custom_id == link_id  # as posts have always had it
     pressed = await fake_discord.press_button(message, link_id, member=admin)
     link = await reply_until(pressed, lambda m: bool(m.buttons))
     assert link.ephemeral
@@ -116,6 +124,16 @@ async def test_a_video_over_the_upload_limit_is_a_button_with_a_fresh_link(
     pressed_again = await fake_discord.press_button(message, link_id, member=admin)
     again = await reply_until(pressed_again, lambda m: bool(m.buttons))
     assert again.buttons[0].url != button.url  # fresh on every press
+
+    # A signed link longer than Discord takes on a button (512) comes as an embed's link.
+    _, task = await at_runway(runway, f"/v1/tasks/{row['runway_id']}")
+    signed = f"{task['output'][0]}?_jwt={'a' * 600}"
+    runway.inject("GET", TASK_ROUTE, status=200, body=task | {"output": [signed]})
+    pressed_late = await fake_discord.press_button(message, link_id, member=admin)
+    late = await reply_until(pressed_late, lambda m: bool(m.embeds))
+    assert late.ephemeral
+    assert late.buttons == []
+    assert (late.embed.description or "").startswith(f"[Open the video]({signed})")
 
 
 async def test_cancel_stops_the_task_at_runway_and_costs_nothing(
@@ -129,9 +147,9 @@ async def test_cancel_stops_the_task_at_runway_and_costs_nothing(
     runway.config.task_render_seconds = 600
     asked = await say(fake_discord, admin, mia, text=WELCOME)
     rendering = await reply_until(asked, lambda m: bool(m.buttons))
-    pressed = await fake_discord.press_button(
-        rendering, rendering.buttons[0].custom_id or "", member=admin
-    )
+    cancel = f"avatar-video:cancel:{videos(database, guild.id)[-1]['id']}"
+    assert rendering.buttons[0].custom_id == cancel  # as replies have always had it
+    pressed = await fake_discord.press_button(rendering, cancel, member=admin)
     await pressed.ack()
     cancelled = await reply_until(asked, lambda m: m.text.startswith("🛑"))
     assert cancelled.text == "🛑 Your video of **Mia** was cancelled. Nothing was charged."
@@ -185,8 +203,10 @@ async def test_approval_mode_waits_in_the_review_channel_before_anything_is_spen
     fields = {f.name: f.value for f in post.embed.fields}
     assert fields["Asked by"] == f"<@{member.user.id}>"
     assert WELCOME in fields["Text"]
-    approve = next(b.custom_id for b in post.buttons if b.label == "Approve")
-    await (await fake_discord.press_button(post, approve or "", member=admin)).ack()
+    asked_for = videos(database, guild.id)[-1]["id"]
+    approve, reject = f"video-review:approve:{asked_for}", f"video-review:reject:{asked_for}"
+    assert [b.custom_id for b in post.buttons] == [approve, reject]  # as posts have always had
+    await (await fake_discord.press_button(post, approve, member=admin)).ack()
     (video,) = await posted(fake_discord, guild.text_channel)
     assert video.files
     assert videos(database, guild.id)[-1]["reviewed_by"] == admin.user.id
@@ -195,8 +215,8 @@ async def test_approval_mode_waits_in_the_review_channel_before_anything_is_spen
     asked = await say(fake_discord, other, mia, text="Second thoughts.")
     await reply_until(asked, lambda m: m.text.startswith("🕒"))
     post = [m for m in fake_discord.channel_messages(review) if m.embeds][-1]
-    reject = next(b.custom_id for b in post.buttons if b.label == "Reject")
-    await (await fake_discord.press_button(post, reject or "", member=admin)).ack()
+    reject = f"video-review:reject:{videos(database, guild.id)[-1]['id']}"
+    await (await fake_discord.press_button(post, reject, member=admin)).ack()
     dm = await fake_discord.wait_for_dm(other)
     assert "did not approve your video of **Mia**" in (dm.embed.description or "")
     row = await video_row(database, guild.id, ended)

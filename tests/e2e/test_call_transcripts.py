@@ -21,7 +21,7 @@ import pytest_asyncio
 from bot.runway.sandbox import Sandbox
 from bot.services.conversations import GONE
 from tests.e2e.conftest import runway_settings
-from tests.e2e.database import connect, rows
+from tests.e2e.database import execute, rows
 from tests.e2e.session_steps import Browser, Row, run, session_rows, start_session
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, Message
 from tests.runway.conftest import SANDBOX_KEY
@@ -114,11 +114,6 @@ def failed_deletions(workdir: Path) -> int:
     return int(found[0]["n"])
 
 
-def in_bot_database(workdir: Path, sql: str, params: tuple[object, ...] = ()) -> None:
-    with connect(workdir) as books:
-        books.fetch_all(sql, params)
-
-
 async def until(check: Any, what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while not check():
@@ -201,7 +196,10 @@ async def test_a_short_transcript_comes_inline_escaped_with_a_recording_button_e
     assert "@everyone" not in shown
     sent = [c for c in fake_discord.calls("POST") if c.path.endswith(f"{dm.channel_id}/messages")]
     assert sent[-1].body["allowed_mentions"] == {"parse": []}
-    assert [button.label for button in dm.buttons] == ["Recording"]
+    # The custom_id summaries have always had: a DM from before a restart still works.
+    assert [(b.label, b.custom_id) for b in dm.buttons] == [
+        ("Recording", f"call-recording:{row.id}")
+    ]
 
     first = await press_recording(fake_discord, dm, member)
     assert first.embed.title == "Recording of the call"
@@ -395,7 +393,7 @@ async def test_retention_deletes_at_runway_and_keeps_retrying_what_runway_refuse
     await settings(fake_discord, admin, transcripts="member")
     row, _ = await call(fake_discord, member, runway, browser, bot_workdir)
     assert row.runway_id is not None
-    in_bot_database(
+    execute(
         bot_workdir,
         "UPDATE conversations SET started_at = started_at - 3 * 86400 WHERE runway_id = ?",
         (row.runway_id,),
@@ -412,7 +410,7 @@ async def test_retention_deletes_at_runway_and_keeps_retrying_what_runway_refuse
     assert row.runway_id in runway.inventory()["conversations"]
 
     runway.clear_faults()  # Runway is back; the retry is due
-    in_bot_database(bot_workdir, "UPDATE conversations SET retry_at = 0")
+    execute(bot_workdir, "UPDATE conversations SET retry_at = 0")
     await settings(fake_discord, admin, keep_days=2)
     await until(lambda: row.runway_id not in runway.inventory()["conversations"], "never deleted")
     await until(lambda: row.runway_id not in conversations_kept(bot_workdir), "still listed")
@@ -443,7 +441,7 @@ async def test_forget_me_deletes_the_members_conversations_at_runway(
     assert "tries again every few minutes until Runway confirms" in text
     assert len(conversations_kept(bot_workdir) & {kept.runway_id, refused.runway_id}) == 1
 
-    in_bot_database(bot_workdir, "UPDATE conversations SET retry_at = 0")
+    execute(bot_workdir, "UPDATE conversations SET retry_at = 0")
     await settings(fake_discord, admin, keep_days=0)  # wakes the scheduled deletions
     await until(
         lambda: not (conversations_kept(bot_workdir) & {kept.runway_id, refused.runway_id}),

@@ -20,6 +20,7 @@ import pytest
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import (
     at_runway,
+    avatar_id,
     avatar_rows,
     create_avatar,
     document_rows,
@@ -27,12 +28,14 @@ from tests.e2e.avatar_steps import (
     refusal,
     settled,
     submit_create,
+    text_appears,
     text_file,
 )
 from tests.e2e.conftest import runway_settings
 from tests.fakediscord import CallbackType, FakeDiscord, Member, Message
 
 AVATARS = "/v1/avatars"
+ORIGINAL = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
 DOCUMENTS = "/v1/documents"
 EMBED_TOTAL = 6000
 
@@ -172,9 +175,33 @@ async def test_a_400_with_many_issues_shows_five_and_counts_the_rest(
     assert lines[0] == "Runway refused the request: Invalid request."
     # Runway's messages arrive cut to 300 characters by the client; five are shown.
     assert [line[:22] for line in lines[1:6]] == ["- referenceImage: Issu"] * 5
-    assert all(line.endswith("…") and len(line) == 318 for line in lines[1:6])
+    # Each message is 299 characters here: a cut never leaves a space before its "…".
+    assert all(line.endswith(" as…") and len(line) == 317 for line in lines[1:6])
     assert lines[1].startswith("- referenceImage: Issue 00: the image could not be used")
     assert lines[6:] == ["… and 8 more"]
+    assert avatar_rows(database, admin.guild.id) == []
+
+
+async def test_an_error_the_reply_cannot_show_comes_as_a_followup(
+    fake_discord: FakeDiscord, admin: Member, runway: Sandbox, database: Path
+) -> None:
+    """Discord refuses to edit the reply (here five 429s in a row, after which discord.py
+    gives up): the member still reads the error, ephemerally, in a message of its own."""
+    runway.inject("POST", AVATARS, status=400, body=THIRTEEN_ISSUES, latency=1.0)
+    submitted = await submit_create(fake_discord, await open_create(fake_discord, admin, "Mia"))
+    await text_appears(fake_discord, submitted, "⏳ Sending the avatar to Runway")
+    refused = fake_discord.inject_rate_limit("PATCH", ORIGINAL, retry_after=0.05, times=5)
+
+    told = await submitted.followup(timeout=10)
+    assert refused.hits == 5
+    assert told.ephemeral
+    assert told.embed.title == "That did not work"
+    assert str(told.embed.description).startswith(
+        "Runway refused the request: Invalid request.\n- referenceImage: Issue 00"
+    )
+    [sent] = fake_discord.calls("POST", "/webhooks/{webhook_id}/{webhook_token}")[-1:]
+    assert sent.body["allowed_mentions"] == {"parse": []}
+    assert (await submitted.original()).content == "⏳ Sending the avatar to Runway…"
     assert avatar_rows(database, admin.guild.id) == []
 
 
@@ -271,3 +298,50 @@ async def test_every_free_text_option_declares_its_limits(
         "session start avatar": (1, 50),
     }
     assert all(re.fullmatch(r"[a-z_]+", name.split()[-1]) for name in limits)
+
+
+# The longest names an avatar can have (50 characters), and what each modal title (45)
+# keeps of them. The second is cut where a skin tone and two combining marks would be torn
+# from the character they are drawn with: each cut steps back to before that character.
+LONGEST_NAMES = {
+    "ascii": (
+        "Sir Bartholomew Featherstonehaugh-Cholmondeley III",
+        "New avatar: Sir Bartholomew Featherstonehaug…",
+        "Edit Sir Bartholomew Featherstonehaugh-Cholm…",
+        "Sir Bartholomew Featherstonehaugh-Chol… says…",
+    ),
+    "multibyte": (
+        "Ōkami 大神の森 Ελένη Nguyễn Thị Ánh🧙🏽 và q\u0301\u0308ng *東京*! 🦊",
+        "New avatar: Ōkami 大神の森 Ελένη Nguyễn Thị Ánh…",
+        "Edit Ōkami 大神の森 Ελένη Nguyễn Thị Ánh🧙🏽 và…",
+        "Ōkami 大神の森 Ελένη Nguyễn Thị Ánh🧙🏽 và… says…",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", LONGEST_NAMES)
+async def test_a_name_of_50_characters_is_cut_visibly_in_modal_titles(
+    fake_discord: FakeDiscord, admin: Member, kind: str
+) -> None:
+    name, *titles = LONGEST_NAMES[kind]
+    assert len(name) == 50
+    opened = await open_create(fake_discord, admin, name)
+    created = await opened.modal()
+    await settled(fake_discord, await submit_create(fake_discord, opened))
+    chosen = await avatar_id(fake_discord, admin, name)
+    edit = await fake_discord.invoke("avatar edit", member=admin, options={"avatar": chosen})
+    say = await fake_discord.invoke("avatar say", member=admin, options={"avatar": chosen})
+    shown = [created.title, (await edit.modal()).title, (await say.modal()).title]
+    assert shown == titles
+    assert all(len(title) <= 45 for title in shown)
+
+    # Where the limit leaves room, the name is shown whole, escaped where it is markdown.
+    listed = await (await fake_discord.invoke("avatar list", member=admin)).final()
+    [field] = listed.embed.fields
+    escaped = name.replace("*", r"\*")
+    assert field.name == f"{escaped} · ✅ ready"
+    deleting = await fake_discord.invoke("avatar delete", member=admin, options={"avatar": chosen})
+    question = await deleting.original()
+    assert [button.label for button in question.buttons] == [f"Delete {name}", "Cancel"]
+    await fake_discord.press_button(question, "Cancel", member=admin)
+    await text_appears(fake_discord, deleting, "Kept")

@@ -103,8 +103,8 @@ async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_rest
         last = {f.name: f.value for f in summaries(fake_discord, member)[-1].embed.fields}
         # The second call was never joined: the first still counts once.
         assert last["Your call time left today"].startswith("14 min 18 s of 15 min;")
-        rows = session_rows(bot_workdir, member)
-        assert [(r.state, r.used_seconds) for r in rows] == [("SETTLED", 42), ("SETTLED", 0)]
+        calls = session_rows(bot_workdir, member)
+        assert [(r.state, r.used_seconds) for r in calls] == [("SETTLED", 42), ("SETTLED", 0)]
         assert len([line for line in second.lines if " settled: " in line]) == 2
     finally:
         code = await second.stop()

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.runway.sandbox import Sandbox
 from tests.e2e.conftest import runway_settings
-from tests.e2e.database import connect, rows
+from tests.e2e.database import rows
 from tests.fakediscord import (
     Attachment,
     Channel,
@@ -111,8 +111,3 @@ async def video_row(
 
 def ended(row: Mapping[str, Any]) -> bool:
     return row["state"] in ("SETTLED", "RELEASED")
-
-
-def execute(workdir: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
-    with connect(workdir) as books:
-        books.fetch_all(sql, params)

@@ -207,6 +207,23 @@ async def test_bad_request_carries_issues(wired: tuple[RunwayClient, Wire]) -> N
     assert "name" in caught.value.describe()
 
 
+async def test_runways_long_messages_are_cut_visibly_never_inside_a_character(
+    production_sandbox: Sandbox, client: RunwayClient
+) -> None:
+    body = {
+        "error": "Bad image " + "👍🏽" * 200,
+        "issues": [{"code": "custom", "path": ["name"], "message": "x" * 298 + "\\*" * 5}],
+    }
+    production_sandbox.inject("POST", "/v1/avatars", status=400, body=body)
+    with pytest.raises(BadRequestError) as caught:
+        await client.create_avatar(spec())
+    [issue] = caught.value.issues
+    assert issue.message == "x" * 298 + "…"  # never half of the escape "\\*"
+    assert caught.value.user_message == (  # never a skin tone without its hand
+        "Runway refused the request: Bad image " + "👍🏽" * 144 + "…"
+    )
+
+
 async def test_wrong_key_is_unauthorized_and_never_echoed(production_sandbox: Sandbox) -> None:
     wrong = "sk-wrong-key-do-not-print"
     async with RunwayClient(

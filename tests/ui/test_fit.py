@@ -126,3 +126,10 @@ def test_embeds_sent_together_share_the_budget() -> None:
     total = sum(fit.embed_length(dict(e.to_dict())) for e in (first, second))
     assert total <= fit.EMBED_TOTAL
     assert all(isinstance(e, discord.Embed) for e in (first, second))
+
+
+def test_fill_cuts_the_text_and_keeps_the_words_around_it() -> None:
+    assert fit.fill("Edit {}", "Mia", 45) == "Edit Mia"
+    assert fit.fill("{} says…", "n" * 50, 45) == "n" * 38 + "… says…"
+    assert fit.fill("Delete {}", "👍🏽" * 40, 20) == "Delete " + "👍🏽" * 6 + "…"
+    assert fit.fill("Far too long a template: {}", "Mia", 10) == "Far too l…"
