@@ -144,12 +144,16 @@ def _kept(kept: Kept | None) -> str:
 
 def _retention(months: int | None) -> str:
     if months is None:
-        return "Every session is kept. Reports and limits never need them: the totals stay."
+        return (
+            "Every session is kept, and every entry of the history of changes "
+            "(`/avatar history`). Reports and limits never need them: the totals stay."
+        )
     plural = "month" if months == 1 else "months"
     return (
-        f"Sessions are kept for the current month and the {months} {plural} before it; older "
-        "ones are deleted within the hour. Reports of any period keep their totals; only the "
-        "per-call details (CSV rows) of older months go."
+        f"Sessions are kept for the current month and the {months} {plural} before it, and so "
+        "are the entries of the history of changes (`/avatar history`); older ones are deleted "
+        "within the hour. Reports of any period keep their totals; only the per-call details "
+        "(CSV rows) and the history entries of older months go."
     )
 
 

@@ -46,7 +46,11 @@ class Maintenance:
         try:
             deleted = await self._privacy.apply_retention()
             if deleted:
-                log.info("retention: %d old sessions deleted (their totals stay)", deleted)
+                log.info(
+                    "retention: %d old sessions, videos and history entries deleted "
+                    "(their totals stay)",
+                    deleted,
+                )
         except Exception:
             log.exception("retention failed; retrying at the next run")
         try:

@@ -10,9 +10,10 @@ seconds of today until the server's day ends, their last call's end while the wa
 runs: `bot.storage.held_usage`); forgetting oneself is no way round a limit.
 
 Retention is a server's choice (Manage Server): keep every session (the default), or only the
-current month and the N before it. Older sessions are deleted by the scheduled maintenance
-(`bot.services.maintenance`), in small batches; their figures stay in the rollups, so reports of
-any period still add up, only the per-call detail (CSV rows) of those months is gone.
+current month and the N before it. Older sessions, avatar videos and audit log entries are
+deleted by the scheduled maintenance (`bot.services.maintenance`), in small batches; their
+figures stay in the rollups, so reports of any period still add up, only the per-call detail
+(CSV rows) and the history of changes (`/avatar history`) of those months are gone.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from bot.storage.retention import RetentionRepository
 
 MAX_RETENTION_MONTHS: Final = 120
 RETENTION_BATCH: Final = 500
-"""Sessions deleted per write transaction: a few milliseconds of the write connection."""
+"""Records of each kind deleted per write transaction: a few milliseconds of the write
+connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,8 @@ class PrivacyService:
         return (await self._guilds.update(guild_id, retention_months=months)).retention_months
 
     async def apply_retention(self, *, batch: int = RETENTION_BATCH) -> int:
-        """Delete every server's sessions older than it keeps; returns how many went."""
+        """Delete every server's sessions, avatar videos and audit log entries older than it
+        keeps; returns how many records went."""
         deleted = 0
         for rule in await self._retention.rules():
             before = retention_cutoff(

@@ -13,6 +13,8 @@ from bot.services import local_time
 from bot.services.maintenance import Maintenance
 from bot.services.privacy import Kept, retention_cutoff
 from bot.storage import (
+    AuditEvent,
+    AuditRepository,
     EndReason,
     LimitReached,
     LiveLimits,
@@ -24,7 +26,8 @@ from bot.storage import (
 from bot.storage.common import FORGOTTEN_MEMBER
 from bot.storage.quotas import QuotaName
 from bot.storage.transaction import WriteTx
-from tests.services.conftest import ADMIN, GUILD, MEMBER, World
+from tests.services.conftest import ADMIN, GUILD, MEMBER, OTHER_GUILD, World
+from tests.storage.conftest import FakeClock
 from tests.storage.helpers import insert_session, new_session
 
 EVERYTHING = Period(0, 2**40)
@@ -163,6 +166,22 @@ async def test_retention_deletes_old_sessions_in_batches_and_reports_keep_their_
     assert await usage.totals(GUILD, EVERYTHING) == before == UsageTotals(24, 235, 0, 0)
     kept = await SessionRepository(world.database).in_period(GUILD, EVERYTHING)
     assert [session.runway_id for session in kept] == ["recent"]
+
+
+async def test_retention_bounds_the_audit_log_too(world: World) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    for guild, at in ((GUILD, now - 200 * 86_400), (GUILD, now - 60), (OTHER_GUILD, 0)):
+        for n in range(7):
+            await AuditRepository(world.database, FakeClock(at)).record(
+                guild, AuditEvent(ADMIN.user_id, "avatar.edit", f"Ada {n}")
+            )
+    await world.services.privacy.set_retention(GUILD, ADMIN, 2)
+    assert await world.services.privacy.apply_retention(batch=3) == 7  # in batches of 3
+    kept = await AuditRepository(world.database).history(GUILD, limit=100)
+    assert len(kept) == 7
+    assert all(entry.created_at == now - 60 for entry in kept)
+    # A server that keeps everything (the default) keeps its whole history.
+    assert len(await AuditRepository(world.database).history(OTHER_GUILD, limit=100)) == 7
 
 
 async def test_maintenance_runs_retention_and_refreshes_statistics(world: World) -> None:
