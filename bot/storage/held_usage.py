@@ -13,7 +13,9 @@ erasure's transaction first keeps, under the member's id and with nothing else a
 Admission adds them to what the rollups say of the member (`bot.storage.charges`,
 `bot.storage.video_charges`), so a forgotten member is held to exactly what they were held to
 before. The scheduled upkeep deletes a row once its `expires_at` has passed; what is kept and
-until when is what the member is told.
+until when is what the member is told. The kept seconds are one figure of one local day: if the
+server changes its timezone later that day, they count in the new local day that holds the old
+day's midnight, as rollup days older than the two months a timezone move redoes do.
 """
 
 from __future__ import annotations
