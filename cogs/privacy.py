@@ -9,7 +9,8 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.conversations import Deletions
-from bot.services.privacy import MAX_RETENTION_MONTHS, Forgotten
+from bot.services.durations import duration_text
+from bot.services.privacy import MAX_RETENTION_MONTHS, Forgotten, Kept
 from bot.storage.conversations import ERASED as ERASED_AT_RUNWAY
 from bot.ui.embeds import SUCCESS
 from cogs.command_index import for_everyone
@@ -22,8 +23,10 @@ FORGET_PROMPT = (
     '"a forgotten member", so its limits and reports still add up.\n'
     "• What Runway keeps of your calls here (transcripts and recordings) is deleted there.\n"
     "• Avatars, knowledge and history entries you made stay, without your name.\n"
-    "• Your own daily allowance and wait between calls here start again from zero, and your "
-    "place in the waiting line goes.\n"
+    "• Your place in the waiting line goes.\n"
+    "• Erasing does not reset your limits: the call and video time you used today (until the "
+    "server's day ends) and when your last call or video ended (while the wait after it runs) "
+    "are kept for them, with nothing else about you, then deleted.\n"
     "This cannot be undone."
 )
 
@@ -56,7 +59,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy"):
         # Deleting at Runway is network work: it was queued in the erasure's transaction, is
         # tried now, and whatever Runway refuses stays queued for the scheduled retries.
         at_runway = await self.bot.services.conversations.forget_now(guild_id)
-        text = _erased(forgotten)
+        text = _erased(forgotten) + "\n" + _kept(forgotten.kept)
         if forgotten.erased.get(ERASED_AT_RUNWAY):
             text += "\n" + _deleted_at_runway(forgotten.erased[ERASED_AT_RUNWAY], at_runway)
         await interaction.edit_original_response(
@@ -116,14 +119,41 @@ def _erased(forgotten: Forgotten) -> str:
     )
 
 
+def _kept(kept: Kept | None) -> str:
+    """What the limits keep, in the member's words and their own clock (Discord's timestamps)."""
+    if kept is None:
+        return "Nothing is kept for this server's limits: none of them needed anything of you."
+    lines = [
+        f"Kept for this server's limits, with nothing else about you, until <t:{kept.until}:f> "
+        f"(<t:{kept.until}:R>), and deleted within the hour after:"
+    ]
+    if kept.call_seconds:
+        lines.append(f"• call time used today: {duration_text(kept.call_seconds)}")
+    if kept.video_seconds:
+        lines.append(f"• avatar video time used today: {duration_text(kept.video_seconds)}")
+    if kept.next_call_at is not None:
+        lines.append(
+            f"• the end of your last call: your next call can start <t:{kept.next_call_at}:R>"
+        )
+    if kept.next_video_at is not None:
+        lines.append(
+            f"• your last avatar video: you can ask for the next <t:{kept.next_video_at}:R>"
+        )
+    return "\n".join(lines)
+
+
 def _retention(months: int | None) -> str:
     if months is None:
-        return "Every session is kept. Reports and limits never need them: the totals stay."
+        return (
+            "Every session is kept, and every entry of the history of changes "
+            "(`/avatar history`). Reports and limits never need them: the totals stay."
+        )
     plural = "month" if months == 1 else "months"
     return (
-        f"Sessions are kept for the current month and the {months} {plural} before it; older "
-        "ones are deleted within the hour. Reports of any period keep their totals; only the "
-        "per-call details (CSV rows) of older months go."
+        f"Sessions are kept for the current month and the {months} {plural} before it, and so "
+        "are the entries of the history of changes (`/avatar history`); older ones are deleted "
+        "within the hour. Reports of any period keep their totals; only the per-call details "
+        "(CSV rows) and the history entries of older months go."
     )
 
 

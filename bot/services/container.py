@@ -55,6 +55,7 @@ from bot.storage import (
 )
 from bot.storage.books import BooksRepository
 from bot.storage.conversations import ConversationRepository
+from bot.storage.held_usage import HeldUsageRepository
 from bot.storage.intents import IntentRepository, ProcessRepository
 from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
@@ -211,9 +212,6 @@ async def build_services(
     )
     billable.finder = reconciler
     charts = ChartProcess()
-    privacy = PrivacyService(
-        privacy=PrivacyRepository(database), retention=RetentionRepository(database), guilds=guilds
-    )
     quota_records = QuotaRepository(database)
     quotas = QuotaService(
         quotas=quota_records,
@@ -223,6 +221,13 @@ async def build_services(
             session_max_seconds=runway.rules.clamp_session_seconds(session_max_seconds),
         ),
         account_slots=runway_max_live_sessions,
+    )
+    privacy = PrivacyService(
+        privacy=PrivacyRepository(database),
+        held=HeldUsageRepository(database),
+        retention=RetentionRepository(database),
+        guilds=guilds,
+        quotas=quotas,
     )
     conversations = ConversationService(
         conversations=ConversationRepository(database),

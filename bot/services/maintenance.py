@@ -1,4 +1,5 @@
-"""Scheduled upkeep: each server's retention, and fresh statistics for the query planner.
+"""Scheduled upkeep: each server's retention, what forgetting kept for the limits once they
+reset, and fresh statistics for the query planner.
 
 Runs once a little after start-up and then every `interval` seconds. Each job's failure is
 logged and retried at the next run; nothing here may stop the bot.
@@ -45,9 +46,19 @@ class Maintenance:
         try:
             deleted = await self._privacy.apply_retention()
             if deleted:
-                log.info("retention: %d old sessions deleted (their totals stay)", deleted)
+                log.info(
+                    "retention: %d old sessions, videos and history entries deleted "
+                    "(their totals stay)",
+                    deleted,
+                )
         except Exception:
             log.exception("retention failed; retrying at the next run")
+        try:
+            expired = await self._privacy.expire_held()
+            if expired:
+                log.info("forgotten members: %d kept usages deleted, their limits reset", expired)
+        except Exception:
+            log.exception("deleting forgotten members' kept usage failed; retrying next run")
         try:
             await self._optimize()
         except Exception:

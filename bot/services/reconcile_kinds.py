@@ -340,9 +340,8 @@ class SessionHandler:
 
     async def found(self, intent: Intent, runway_id: str) -> Resolution:
         await self._cancel(runway_id)
-        await self._end_reservation(intent)
-        if intent.record_id is not None:
-            await self._sessions.note_runway_id(intent.record_id, runway_id)
+        if intent.record_id is not None:  # released and named in one transaction
+            await self._sessions.release_found(intent.record_id, runway_id)
         return Resolution(
             IntentState.REMOVED,
             f"session for {intent.name!r} found at Runway after its start failed: cancelled",

@@ -24,7 +24,8 @@ from bot.services.durations import duration_text
 from bot.services.quotas import Headroom, QuotaService, QuotaSettings
 from bot.storage import Clock, LimitReached, Period, unix_now
 from bot.storage.quotas import QuotaName
-from bot.storage.videos import VideoFacts, VideoRepository
+from bot.storage.video_charges import VideoFacts
+from bot.storage.videos import VideoRepository
 
 IN_FLIGHT_PER_MEMBER: Final = 1
 

@@ -5,7 +5,10 @@ once released. Ended sessions are read from the day rollups and live ones from t
 so reading a month costs the same at the end of a busy month as on its first day. Periods are
 whole local days of the server (a day, a month: see `bot.storage.local_days`), the unit the
 rollups count in. Reserving and showing read through this one function, so the allowance a
-member is shown is the arithmetic their next start is held to.
+member is shown is the arithmetic their next start is held to. A member who asked to be
+forgotten has their day's seconds and last end in `held_usage` (their calls went, their seconds
+are the forgotten member's now): they are added here, so forgetting oneself never gives a new
+allowance or cuts a wait short.
 """
 
 from __future__ import annotations
@@ -16,21 +19,24 @@ from bot.storage.admission import Period, PeriodUsage, UsageSnapshot
 from bot.storage.hot import hot
 from bot.storage.transaction import ReadTx
 
-# One statement for everything a start needs, in four index searches: the server's live rows
-# (counted and summed in one pass), its and the member's day rollups over both periods, and
-# the member's last end. A start reads all of it twice (to fit the call, then in the
-# reservation), so each search saved counts. A period's charge is its day rollup plus the
-# live reservations started in it.
+# One statement for everything a start needs, in five index searches: the server's live rows
+# (counted and summed in one pass), its and the member's day rollups over both periods, what is
+# held of the member after forgetting, and the member's last end. A start reads all of it
+# twice (to fit the call, then in the reservation), so each search saved counts. A period's
+# charge is its day rollup plus the live reservations started in it.
 _FACTS = hot(
     "admission: live calls, two periods' charges, the member's last end",
     """
     SELECT live.calls, live.mine,
-           server.first + live.first, member.first + live.mine_first,
-           server.second + live.second, member.second + live.mine_second,
+           server.first + live.first, member.first + live.mine_first + held.first,
+           server.second + live.second, member.second + live.mine_second + held.second,
            CASE WHEN :last_end THEN
-               (SELECT ended_at FROM sessions
-                WHERE guild_id = :guild AND member_id = :member AND state = 'SETTLED'
-                ORDER BY ended_at DESC LIMIT 1)
+               (SELECT max(ended_at) FROM (
+                    SELECT (SELECT ended_at FROM sessions
+                            WHERE guild_id = :guild AND member_id = :member
+                              AND state = 'SETTLED'
+                            ORDER BY ended_at DESC LIMIT 1) AS ended_at
+                    UNION ALL SELECT held.ended_at) AS ends)
            END
     FROM
         (SELECT count(*) AS calls,
@@ -61,13 +67,20 @@ _FACTS = hot(
                     WHERE day_start >= :second_start AND day_start < :second_end), 0) AS second
          FROM rollup_member_days
          WHERE guild_id = :guild AND member_id = :member
-           AND day_start >= :low AND day_start < :high) AS member
+           AND day_start >= :low AND day_start < :high) AS member,
+        (SELECT coalesce(sum(call_seconds) FILTER (
+                    WHERE day_start >= :first_start AND day_start < :first_end), 0) AS first,
+                coalesce(sum(call_seconds) FILTER (
+                    WHERE day_start >= :second_start AND day_start < :second_end), 0) AS second,
+                max(call_ended_at) AS ended_at
+         FROM held_usage WHERE guild_id = :guild AND member_id = :member) AS held
     """,
     reads={
         "sessions_live": None,
         "rollup_guild_days.pk": "day_start>",
         "rollup_member_days.pk": "day_start>",
         "sessions_member_last_end": None,
+        "held_usage.pk": None,
     },
 )
 

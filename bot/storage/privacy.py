@@ -13,7 +13,10 @@ registered eraser in one transaction: a member is forgotten everywhere or nowher
 
 What "erase" means is each feature's call. The usage a member caused stays in the server's
 totals, filed under `FORGOTTEN_MEMBER`; records of who created or changed something keep the
-what and lose the who.
+what and lose the who. One thing outlives the erasure on purpose, for a bounded time: what the
+server's limits still need of the member (`bot.storage.held_usage`), kept in the same
+transaction before the erasers run, so forgetting oneself is no way round a daily allowance or
+a wait between calls. Its columns are listed in `KEPT_AFTER_FORGETTING`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from bot.storage.common import Clock, unix_now
 from bot.storage.database import Database
+from bot.storage.held_usage import HoldRules, hold
 from bot.storage.transaction import WriteTx
 
 Eraser = Callable[[WriteTx, int, int], int]
@@ -38,6 +43,9 @@ class PersonalData:
 
 
 PERSONAL_DATA: Final[dict[str, PersonalData]] = {}
+
+KEPT_AFTER_FORGETTING: Final = ("held_usage.member_id",)
+"""Columns naming a member that forgetting keeps, each until the limits no longer need it."""
 
 
 def personal_data(name: str, *columns: str) -> Callable[[Eraser], Eraser]:
@@ -61,16 +69,23 @@ def load_all() -> dict[str, PersonalData]:
 
 
 class PrivacyRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = unix_now) -> None:
         self._db = db
+        self._clock = clock
 
-    async def forget(self, guild_id: int, member_id: int) -> dict[str, int]:
-        """Erase the member from every registered record of this guild, in one transaction;
-        returns what each eraser changed. An eraser may refuse (raising `InUseError`), and
-        then nothing is erased."""
+    async def forget(
+        self, guild_id: int, member_id: int, keep: HoldRules | None = None
+    ) -> dict[str, int]:
+        """Erase the member from every registered record of this guild, in one transaction,
+        after keeping what the limits `keep` describes still need (None: a server whose limits
+        need nothing); returns what each eraser changed. An eraser may refuse (raising
+        `InUseError`), and then nothing is erased or kept."""
         erasers = load_all()
+        now = self._clock()
 
         def body(tx: WriteTx) -> dict[str, int]:
+            if keep is not None:
+                hold(tx, guild_id, member_id, keep, now)
             return {name: data.erase(tx, guild_id, member_id) for name, data in erasers.items()}
 
         return await self._db.write(body)

@@ -163,13 +163,22 @@ class SessionRepository:
         return released
 
     async def note_runway_id(self, session_id: int, runway_id: str) -> bool:
-        """Record the Runway session a released reservation turned out to have (found by
-        reconciliation after its answer was lost), so the books name every Runway session."""
+        """Record the Runway session an ended session turned out to have (released while it
+        was being set up), so the books name every Runway session."""
         return await self._write_changed(
-            "UPDATE sessions SET runway_id = :runway_id WHERE id = :session_id"
-            " AND runway_id IS NULL AND state IN ('RELEASED', 'SETTLED')",
-            {"runway_id": runway_id, "session_id": session_id},
+            _NOTE_RUNWAY_ID, {"runway_id": runway_id, "session_id": session_id}
         )
+
+    async def release_found(self, session_id: int, runway_id: str) -> bool:
+        """A reservation whose start failed, and whose Runway session reconciliation found
+        (and cancelled) afterwards: release it if still RESERVED and record that Runway id, in
+        one transaction, so a crash never leaves one done without the other. True if it was
+        released here (False: it had already ended; the id is still recorded)."""
+        now = self._clock()
+        released = await self._db.write(lambda tx: release_found(tx, session_id, runway_id, now))
+        if released:
+            SESSIONS_ENDED.labels(reason=EndReason.START_FAILED.value).inc()
+        return released
 
     async def release_owned_by(self, owners: list[int], reason: EndReason) -> list[int]:
         """Release the reservations (never sent to Runway) of processes that are gone."""
@@ -353,6 +362,17 @@ _RELEASE = hot(
     reads=_LIVE_BY_ID,
 )
 
+_RELEASE_RESERVED = """
+UPDATE sessions SET state = 'RELEASED', end_reason = :reason, ended_at = :now,
+    seed_credentials = NULL
+WHERE id = :session_id AND state = 'RESERVED'
+"""
+
+_NOTE_RUNWAY_ID = """
+UPDATE sessions SET runway_id = :runway_id
+WHERE id = :session_id AND runway_id IS NULL AND state IN ('RELEASED', 'SETTLED')
+"""
+
 _SETTLE = hot(
     "end: settle a live session",
     """
@@ -473,6 +493,16 @@ def insert_reservation(
     if intent is not None and owner is not None:
         insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
     return _reservation(row[0], new, now, owner)
+
+
+def release_found(tx: WriteTx, session_id: int, runway_id: str, now: int) -> bool:
+    """`SessionRepository.release_found`'s unit of work: both statements or neither."""
+    released = tx.execute(
+        _RELEASE_RESERVED,
+        {"reason": EndReason.START_FAILED, "now": now, "session_id": session_id},
+    )
+    tx.execute(_NOTE_RUNWAY_ID, {"runway_id": runway_id, "session_id": session_id})
+    return released > 0
 
 
 def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:

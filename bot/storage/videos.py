@@ -10,7 +10,8 @@ rolls it up in the same transaction (a trigger of the schema).
 
 Admission reads the server's and the member's charges of the day (rollups of ended videos plus
 the estimates of live ones), the member's videos in flight and their last admitted request in
-one statement inside the reservation's `BEGIN IMMEDIATE` transaction, so no burst overshoots.
+one statement (`bot.storage.video_charges`) inside the reservation's `BEGIN IMMEDIATE`
+transaction, so no burst overshoots.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.privacy import personal_data
 from bot.storage.rollups import forget_member
-from bot.storage.transaction import ReadTx, Row, WriteTx
+from bot.storage.transaction import Row, WriteTx
+from bot.storage.video_charges import VideoFacts, read_video_facts
 
 
 class VideoState(StrEnum):
@@ -104,18 +106,6 @@ class Video:
 
 
 @dataclass(frozen=True, slots=True)
-class VideoFacts:
-    """What admission weighs: the member's requests in flight (waiting for approval or live),
-    the seconds charged today to the server and to the member (ended videos' real seconds,
-    live ones' estimates), and when the member's last admitted request counted."""
-
-    member_in_flight: int
-    guild_day_seconds: int
-    member_day_seconds: int
-    member_last_at: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class VideoTotals:
     videos: int
     seconds: int
@@ -137,7 +127,7 @@ class VideoRepository:
 
     async def facts(self, guild_id: int, member_id: int, day: Period) -> VideoFacts:
         """What admission would read now (`/quota show`); a view, never a promise."""
-        return await self._db.write(lambda tx: _facts(tx, guild_id, member_id, day, None))
+        return await self._db.write(lambda tx: read_video_facts(tx, guild_id, member_id, day, None))
 
     async def request(
         self,
@@ -155,7 +145,7 @@ class VideoRepository:
 
         def body(tx: WriteTx) -> Video:
             _check_avatar(tx, new.guild_id, new.avatar_id)
-            facts = _facts(tx, new.guild_id, new.member_id, policy.day(now), None)
+            facts = read_video_facts(tx, new.guild_id, new.member_id, policy.day(now), None)
             policy.admit(new.estimate_seconds if intent else 0, facts, now)
             state = VideoState.RESERVED if intent else VideoState.AWAITING_APPROVAL
             row = tx.fetch_one(
@@ -201,7 +191,7 @@ class VideoRepository:
             if waiting is None or waiting["state"] != VideoState.AWAITING_APPROVAL:
                 return None
             video = _video(waiting)
-            facts = _facts(tx, guild_id, video.member_id, policy.day(now), video.id)
+            facts = read_video_facts(tx, guild_id, video.member_id, policy.day(now), video.id)
             policy.admit(video.estimate_seconds, facts, now)
             row = tx.fetch_one(
                 _APPROVE,
@@ -316,28 +306,6 @@ def _check_avatar(tx: WriteTx, guild_id: int, avatar_id: int | None) -> None:
         raise NotFoundError(f"avatar {avatar_id} not found in this guild")
 
 
-def _facts(
-    tx: ReadTx, guild_id: int, member_id: int, day: Period, besides: int | None
-) -> VideoFacts:
-    row = tx.fetch_one(
-        _FACTS,
-        {
-            "guild": guild_id,
-            "member": member_id,
-            "day_start": day.start,
-            "day_end": day.end,
-            "besides": besides or 0,
-        },
-    )
-    assert row is not None, "a SELECT of subqueries always returns a row"
-    return VideoFacts(
-        member_in_flight=int(row[0]),
-        guild_day_seconds=int(row[1]),
-        member_day_seconds=int(row[2]),
-        member_last_at=row[3],
-    )
-
-
 def _video(row: Row) -> Video:
     return Video(
         id=row["id"],
@@ -394,40 +362,6 @@ def _forget_videos(tx: WriteTx, guild_id: int, member_id: int) -> int:
 
 
 _GUILD_AVATAR = "SELECT 1 FROM avatars WHERE id = :avatar AND guild_id = :guild"
-
-# One statement, four index searches: the member's requests in flight and the live estimates
-# charged today (the live index), the day's rollups of the server and of the member, and the
-# member's last admitted request.
-_FACTS = hot(
-    "video admission: requests in flight, today's charges, the member's last request",
-    """
-    SELECT live.mine, server.seconds + live.today, member.seconds + live.mine_today,
-           (SELECT max(counted_at) FROM videos
-            WHERE guild_id = :guild AND member_id = :member
-              AND state NOT IN ('AWAITING_APPROVAL', 'RELEASED') AND id <> :besides)
-    FROM
-        (SELECT count(*) FILTER (WHERE member_id = :member AND id <> :besides) AS mine,
-                coalesce(sum(estimate_seconds) FILTER (
-                    WHERE state <> 'AWAITING_APPROVAL'
-                      AND counted_at >= :day_start AND counted_at < :day_end), 0) AS today,
-                coalesce(sum(estimate_seconds) FILTER (
-                    WHERE member_id = :member AND state <> 'AWAITING_APPROVAL'
-                      AND counted_at >= :day_start AND counted_at < :day_end), 0) AS mine_today
-         FROM videos WHERE guild_id = :guild
-           AND state IN ('AWAITING_APPROVAL', 'RESERVED', 'RENDERING', 'POSTING')) AS live,
-        (SELECT coalesce(sum(seconds), 0) AS seconds FROM rollup_video_days
-         WHERE guild_id = :guild AND day_start >= :day_start AND day_start < :day_end) AS server,
-        (SELECT coalesce(sum(seconds), 0) AS seconds FROM rollup_video_member_days
-         WHERE guild_id = :guild AND member_id = :member
-           AND day_start >= :day_start AND day_start < :day_end) AS member
-    """,
-    reads={
-        "videos_live": None,
-        "rollup_video_days.pk": "day_start>",
-        "rollup_video_member_days.pk": "day_start>",
-        "videos_member_last": None,
-    },
-)
 
 _INSERT = hot(
     "video request: record it",

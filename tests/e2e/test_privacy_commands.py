@@ -1,5 +1,6 @@
 """/privacy end to end: a member erases their data after confirming, the server's report keeps
-its minutes under "forgotten members", and admins choose how long sessions are kept."""
+its minutes under "forgotten members", the member's daily allowance still counts them, and
+admins choose how long sessions are kept."""
 
 from __future__ import annotations
 
@@ -64,6 +65,14 @@ async def test_a_member_erases_their_data_and_the_server_keeps_its_minutes(
     done = await settled(result, "Your data in this server is erased")
     assert "calls: 2" in done.embed.description
     assert sessions_of(bot_workdir, member) == 0
+    # Erasing resets no limit: today's 3 minutes stay charged to the member, and they are told.
+    assert "Kept for this server's limits, with nothing else about you, until <t:" in (
+        done.embed.description
+    )
+    assert "• call time used today: 3 min" in done.embed.description
+    shown = await run(fake_discord, "quota show", member)
+    today = {str(f.name): str(f.value) for f in shown.embed.fields}["Call time today"]
+    assert today.startswith("**12 min** left of 15 min")
 
     report = await (
         await fake_discord.invoke("usage", member=admin, options={"period": "today"})

@@ -11,9 +11,12 @@ import pytest
 from bot.errors import InvalidInput, NotAllowed
 from bot.services import local_time
 from bot.services.maintenance import Maintenance
-from bot.services.privacy import retention_cutoff
+from bot.services.privacy import Kept, retention_cutoff
 from bot.storage import (
+    AuditEvent,
+    AuditRepository,
     EndReason,
+    LimitReached,
     LiveLimits,
     Period,
     SessionRepository,
@@ -21,8 +24,10 @@ from bot.storage import (
     UsageTotals,
 )
 from bot.storage.common import FORGOTTEN_MEMBER
+from bot.storage.quotas import QuotaName
 from bot.storage.transaction import WriteTx
-from tests.services.conftest import ADMIN, GUILD, MEMBER, World
+from tests.services.conftest import ADMIN, GUILD, MEMBER, OTHER_GUILD, World
+from tests.storage.conftest import FakeClock
 from tests.storage.helpers import insert_session, new_session
 
 EVERYTHING = Period(0, 2**40)
@@ -51,6 +56,46 @@ async def test_a_member_forgets_themselves_and_the_server_keeps_its_minutes(worl
     anonymous = await usage.totals(GUILD, EVERYTHING, member_id=FORGOTTEN_MEMBER)
     assert anonymous.settled_seconds == 120
     assert (await world.services.privacy.forget(GUILD, MEMBER)).total == 0  # nothing left
+
+
+async def test_forgetting_oneself_is_no_way_round_the_daily_allowance_or_the_wait(
+    world: World,
+) -> None:
+    quotas = world.services.quotas
+    await quotas.set_limit(GUILD, ADMIN, QuotaName.MEMBER_DAY, 420)
+    await quotas.set_limit(GUILD, ADMIN, QuotaName.COOLDOWN, 3600)
+    sessions = SessionRepository(world.database)
+    plan = await quotas.plan_start(GUILD, MEMBER, 400)
+    call = await sessions.reserve(
+        new_session(guild_id=GUILD, member_id=MEMBER.user_id, max_seconds=plan.max_seconds),
+        plan.policy,
+    )
+    ended = int(datetime.now(UTC).timestamp())
+    await sessions.settle(call.id, used_seconds=400, end_reason=EndReason.COMPLETED, ended_at=ended)
+
+    forgotten = await world.services.privacy.forget(GUILD, MEMBER)
+    assert forgotten.erased["calls"] == 1
+    tomorrow = local_time.calendar(ended, local_time.UTC_ZONE)[0].end
+    assert forgotten.kept == Kept(
+        call_seconds=400,
+        video_seconds=0,
+        next_call_at=ended + 3600,
+        next_video_at=None,
+        until=max(tomorrow, ended + 3600),
+    )
+    allowance = await quotas.allowance(GUILD, MEMBER)
+    assert allowance.member_day is not None
+    assert allowance.member_day.used == 400
+    assert allowance.next_start_at == ended + 3600
+    plan = await quotas.plan_start(GUILD, MEMBER, 300)
+    assert plan.max_seconds == 20  # what is left of the 420 s
+    with pytest.raises(LimitReached) as refused:
+        await sessions.reserve(
+            new_session(guild_id=GUILD, member_id=MEMBER.user_id, max_seconds=20), plan.policy
+        )
+    assert refused.value.limit == "cooldown"
+    # The server's totals counted the call once, under the forgotten member.
+    assert (await UsageRepository(world.database).totals(GUILD, EVERYTHING)).settled_seconds == 400
 
 
 async def test_forgetting_waits_for_a_live_call_to_end(world: World) -> None:
@@ -121,6 +166,22 @@ async def test_retention_deletes_old_sessions_in_batches_and_reports_keep_their_
     assert await usage.totals(GUILD, EVERYTHING) == before == UsageTotals(24, 235, 0, 0)
     kept = await SessionRepository(world.database).in_period(GUILD, EVERYTHING)
     assert [session.runway_id for session in kept] == ["recent"]
+
+
+async def test_retention_bounds_the_audit_log_too(world: World) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    for guild, at in ((GUILD, now - 200 * 86_400), (GUILD, now - 60), (OTHER_GUILD, 0)):
+        for n in range(7):
+            await AuditRepository(world.database, FakeClock(at)).record(
+                guild, AuditEvent(ADMIN.user_id, "avatar.edit", f"Ada {n}")
+            )
+    await world.services.privacy.set_retention(GUILD, ADMIN, 2)
+    assert await world.services.privacy.apply_retention(batch=3) == 7  # in batches of 3
+    kept = await AuditRepository(world.database).history(GUILD, limit=100)
+    assert len(kept) == 7
+    assert all(entry.created_at == now - 60 for entry in kept)
+    # A server that keeps everything (the default) keeps its whole history.
+    assert len(await AuditRepository(world.database).history(OTHER_GUILD, limit=100)) == 7
 
 
 async def test_maintenance_runs_retention_and_refreshes_statistics(world: World) -> None:

@@ -17,7 +17,8 @@ from bot.storage.intents import IntentRepository, IntentState, NewIntent, Proces
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.rollups import differences
 from bot.storage.sqlite.functions import register_functions
-from bot.storage.videos import NewVideo, VideoEnd, VideoFacts, VideoRepository, VideoState
+from bot.storage.video_charges import VideoFacts
+from bot.storage.videos import NewVideo, VideoEnd, VideoRepository, VideoState
 
 from .conftest import T0, FakeClock
 from .test_plans import HotQuery, plan, problems

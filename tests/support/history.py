@@ -130,6 +130,7 @@ def fill(conn: sqlite3.Connection, shape: Shape, *, analyze: bool) -> History:
     conn.execute(_PROCESS, (shape.now,) * 3)
     conn.execute(_INTENTS)
     conn.execute(_VIDEOS)
+    conn.execute(_AUDIT)
     for sql in _VIDEO_ROLLUPS:
         conn.execute(sql)
     for _, _, sql in set_aside:
@@ -274,6 +275,13 @@ SELECT guild_id, 1, member_id, avatar_label, 'text', 'Hello there', state, 20,
        'task-' || id, 8388608, CASE WHEN state = 'SETTLED' THEN 'posted' ELSE 'failed' END, 1,
        created_at, created_at, created_at + 1, created_at + 90
 FROM sessions WHERE id % 10 = 0 ORDER BY id
+"""
+# An audit log entry (an avatar changed) for every tenth call, at its start: what retention
+# deletes from the oldest.
+_AUDIT = """
+INSERT INTO audit_log (guild_id, actor_id, action, subject, detail, created_at)
+SELECT guild_id, member_id, 'avatar.edit', avatar_label, '{}', created_at
+FROM sessions WHERE id % 10 = 5 ORDER BY id
 """
 _VIDEO_ROLLUPS = (
     "INSERT INTO rollup_video_days SELECT guild_id, day_start, sum(videos), sum(seconds)"
@@ -448,6 +456,7 @@ COPIED = (
     "conversations",
     "waiting_line",
     "line_turns",
+    "audit_log",
 )
 
 
@@ -472,6 +481,7 @@ def copy_to_postgres(path: Path, url: str) -> None:
                 "runway_intents",
                 "videos",
                 "waiting_line",
+                "audit_log",
             ):
                 target.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
