@@ -14,6 +14,14 @@ the command again is the whole recovery.
 
 from bot.storage.copy.checks import Figures, MismatchError
 from bot.storage.copy.tables import Table
-from bot.storage.copy.transfer import CopyError, CopyReport, copy_database
+from bot.storage.copy.transfer import CopyError, CopyFailedError, CopyReport, copy_database
 
-__all__ = ["CopyError", "CopyReport", "Figures", "MismatchError", "Table", "copy_database"]
+__all__ = [
+    "CopyError",
+    "CopyFailedError",
+    "CopyReport",
+    "Figures",
+    "MismatchError",
+    "Table",
+    "copy_database",
+]

@@ -57,6 +57,11 @@ class CopyError(StorageError):
     """A copy refused before anything was written; the message says why and what to do."""
 
 
+class CopyFailedError(StorageError):
+    """The copy broke off (the connection was lost, the server refused a row); it was rolled
+    back, so the target holds none of it."""
+
+
 @dataclass(frozen=True, slots=True)
 class CopyReport:
     source: Path
@@ -103,6 +108,10 @@ def copy_database(
             reader.execute("BEGIN")  # one read transaction: one moment of the file
             try:
                 figures = _Copier(reader, writer, where, progress, batch_rows).run(tables)
+            except psycopg.Error as error:
+                raise CopyFailedError(
+                    f"the copy into {where} broke off and was rolled back: {_first_line(error)}"
+                ) from error
             finally:
                 reader.rollback()
             writer.execute("ANALYZE")  # the planner's statistics, before the bot starts
@@ -238,10 +247,16 @@ def _target(url: str, where: str) -> Iterator[psycopg.Connection[Any]]:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DatabaseUnavailableError(f"{where} could not be reached: {first}") from None
+        raise DatabaseUnavailableError(
+            f"{where} could not be reached: {_first_line(error)}"
+        ) from None
     with conn:
         yield conn
+
+
+def _first_line(error: psycopg.Error) -> str:
+    """What failed, in the driver's words (its first line never holds a password)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _one(cursor: psycopg.Cursor[Any]) -> object:

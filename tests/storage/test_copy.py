@@ -1,0 +1,254 @@
+"""`python -m bot.storage.copy` on real files and a real PostgreSQL server.
+
+The source has a row in every table (`tests/support/deployment.py`); the copy must carry each
+row unchanged, leave PostgreSQL numbering new rows past the copied ones with its triggers back
+on, refuse what it cannot do safely, and leave the target re-runnable whatever breaks.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from bot.storage import Database, SchemaTooNewError
+from bot.storage.copy import CopyError, CopyFailedError, copy_database
+from bot.storage.copy.tables import identity_columns, quote
+from bot.storage.errors import ConstraintError
+from bot.storage.migrations import bundled, load_migrations
+from bot.storage.sql import Engine
+from tests.storage.helpers import insert_session
+from tests.support.deployment import now, populated
+from tests.support.postgres import PostgresServer
+from tests.support.schema import BOOKKEEPING, describe
+
+REPO = Path(__file__).resolve().parents[2]
+ALIVE_WITHIN = 30
+PASSWORD = "hunter2-never-shown"
+
+
+@pytest.fixture
+async def source(tmp_path: Path) -> Path:
+    path = tmp_path / "bot.db"
+    await populated(path)
+    return path
+
+
+@pytest.fixture
+def target(postgres_server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database without tables: the copy creates them."""
+    url = postgres_server.empty_database()
+    yield url
+    postgres_server.drop(url)
+
+
+def by_name(where: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table as a column -> value mapping, in a fixed order."""
+    tables = sorted(describe(where).columns.keys() - BOOKKEEPING)
+    found: dict[str, list[dict[str, Any]]] = {}
+    if isinstance(where, Path):
+        conn = sqlite3.connect(where)
+        conn.row_factory = sqlite3.Row
+        try:
+            for t in tables:
+                found[t] = [dict(row) for row in conn.execute(f"SELECT * FROM {quote(t)}")]
+        finally:
+            conn.close()
+    else:
+        with psycopg.connect(where, row_factory=psycopg.rows.dict_row) as pg:
+            for t in tables:
+                found[t] = list(pg.execute(f"SELECT * FROM {quote(t)}"))
+    return {t: sorted(rows, key=lambda row: repr(sorted(row.items()))) for t, rows in found.items()}
+
+
+def row_counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as pg:
+        tables = [
+            str(row[0])
+            for row in pg.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND table_name <> 'schema_version'"
+                " AND table_type = 'BASE TABLE'"
+            )
+        ]
+        return {t: int(pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # type: ignore[index]
+
+
+def test_a_copy_carries_every_row_of_every_table(source: Path, target: str) -> None:
+    lines: list[str] = []
+    report = copy_database(source, target, alive_within=ALIVE_WITHIN, progress=lines.append)
+
+    wanted, copied = by_name(source), by_name(target)
+    assert wanted.keys() == copied.keys(), "both engines have the same tables"
+    unseeded = sorted(table for table, rows in wanted.items() if not rows)
+    assert not unseeded, (
+        f"tables without rows in the test's source: {unseeded}. Give each new table rows in "
+        "tests/support/deployment.py, so its copy is checked here."
+    )
+    for table in wanted:
+        assert copied[table] == wanted[table], f"{table} differs after the copy"
+    assert report.figures.rows == {table: len(rows) for table, rows in wanted.items()}
+    assert {line.split(":")[0] for line in lines} == set(wanted), "a progress line per table"
+    assert any(line.startswith("sessions: ") and "rows/s" in line for line in lines)
+
+
+async def test_after_a_copy_postgres_numbers_past_the_copied_rows_with_its_triggers_on(
+    source: Path, target: str
+) -> None:
+    copy_database(source, target, alive_within=ALIVE_WITHIN)
+    with psycopg.connect(target) as pg:
+        for table, column in identity_columns(pg):
+            top = pg.execute(f"SELECT coalesce(max({column}), 0) FROM {table}").fetchone()
+            following = pg.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s))", (table, column)
+            ).fetchone()
+            assert top is not None
+            assert following is not None
+            assert following[0] == top[0] + 1, f"{table}.{column} would reuse an id"
+        pg.rollback()
+        highest = pg.execute("SELECT max(id) FROM sessions").fetchone()
+    assert highest is not None
+    async with Database.open(target) as db:
+        made = await db.write(
+            lambda tx: insert_session(
+                tx,
+                guild_id=1,
+                member_id=2,
+                state="SETTLED",
+                created_at=now(),
+                used_seconds=5,
+                ended_at=now() + 5,
+            )
+        )
+        assert made > highest[0]
+        rolled = await db.fetch_one("SELECT sum(seconds) FROM rollup_guild_days WHERE guild_id = 1")
+        assert rolled is not None
+        assert rolled[0] == 5, "the roll-up trigger is on again"
+        with pytest.raises(ConstraintError):  # a call is inserted live: the guard is on again
+            await db.write(
+                lambda tx: tx.execute(
+                    "INSERT INTO sessions (guild_id, member_id, avatar_label, dialect, state,"
+                    " max_seconds, created_at) VALUES (1, 2, 'x', 'seed', 'SETTLED', 60, 1)"
+                )
+            )
+
+
+def test_a_second_copy_is_refused_and_changes_nothing(source: Path, target: str) -> None:
+    copy_database(source, target, alive_within=ALIVE_WITHIN)
+    before = row_counts(target)
+    with pytest.raises(CopyError, match="is not empty"):
+        copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert row_counts(target) == before
+
+
+async def test_a_database_a_bot_already_started_on_is_refused(
+    source: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.fresh_database()
+    try:
+        async with Database.open(url) as db:
+            await db.write(
+                lambda tx: tx.execute("INSERT INTO app_state (key, value) VALUES ('k', 'v')")
+            )
+        with pytest.raises(CopyError, match=r"not empty \(rows in app_state\)"):
+            copy_database(source, url, alive_within=ALIVE_WITHIN)
+        assert sum(row_counts(url).values()) == 1
+    finally:
+        postgres_server.drop(url)
+
+
+def run_command(source: Path, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.storage.copy", "--from", str(source)],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_command_copies_then_refuses_with_status_2_never_showing_the_password(
+    source: Path, target: str, tmp_path: Path
+) -> None:
+    url = target.replace("postgres@", f"postgres:{PASSWORD}@")  # the server trusts loopback
+    first = run_command(source, url, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "sessions: " in first.stdout
+    assert "rows/s" in first.stdout
+    assert "match" in first.stdout
+    second = run_command(source, url, tmp_path)
+    assert second.returncode == 2
+    assert second.stderr.startswith("Refused: ")
+    assert "is not empty" in second.stderr
+    for output in (first.stdout, first.stderr, second.stdout, second.stderr):
+        assert PASSWORD not in output
+
+
+def test_an_interrupted_copy_leaves_an_empty_target_and_a_rerun_completes(
+    source: Path, target: str
+) -> None:
+    def interrupt(line: str) -> None:
+        if line.startswith("sessions: "):  # most tables are in by now
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_database(source, target, alive_within=ALIVE_WITHIN, progress=interrupt)
+    counts = row_counts(target)
+    assert "sessions" in counts, "the schema was created"
+    assert sum(counts.values()) == 0
+    copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert by_name(target) == by_name(source)
+
+
+def test_a_copy_whose_connection_dies_rolls_back_and_a_rerun_completes(
+    source: Path, target: str, postgres_server: PostgresServer
+) -> None:
+    name = target.rsplit("/", 1)[1]
+
+    def cut(line: str) -> None:
+        if line.startswith("rollup_"):
+            with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+
+    with pytest.raises(CopyFailedError, match="rolled back"):
+        copy_database(source, target, alive_within=ALIVE_WITHIN, progress=cut)
+    assert sum(row_counts(target).values()) == 0
+    copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert by_name(target) == by_name(source)
+
+
+@pytest.mark.parametrize("offset", [-1, 1])
+def test_a_source_at_another_schema_version_is_refused_before_the_target_is_touched(
+    source: Path, target: str, offset: int
+) -> None:
+    supported = len(load_migrations(bundled(Engine.SQLITE)))
+    conn = sqlite3.connect(source)
+    conn.execute(f"PRAGMA user_version = {supported + offset}")
+    conn.close()
+    expected = SchemaTooNewError if offset > 0 else CopyError
+    with pytest.raises(expected, match=f"{supported + offset}"):
+        copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert row_counts(target) == {}, "the target was not even migrated"
+
+
+def test_a_source_a_bot_is_running_on_is_refused(source: Path, target: str) -> None:
+    conn = sqlite3.connect(source)
+    with conn:
+        conn.execute("UPDATE processes SET stopped_at = NULL, heartbeat_at = ?", (now(),))
+    conn.close()
+    with pytest.raises(CopyError, match="The bot is running on"):
+        copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert row_counts(target) == {}
