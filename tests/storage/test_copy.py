@@ -7,7 +7,9 @@ on, refuse what it cannot do safely, and leave the target re-runnable whatever b
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -164,6 +166,16 @@ async def test_a_database_a_bot_already_started_on_is_refused(
         postgres_server.drop(url)
 
 
+def test_a_database_holding_another_application_s_tables_is_refused_untouched(
+    source: Path, target: str
+) -> None:
+    with psycopg.connect(target, autocommit=True) as pg:
+        pg.execute("CREATE TABLE invoices (id bigint PRIMARY KEY)")
+    with pytest.raises(CopyError, match=r"tables that are not this bot's \(invoices\)"):
+        copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert row_counts(target) == {"invoices": 0}, "no table of the bot was created"
+
+
 def run_command(source: Path, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": str(REPO), "DATABASE_URL": url}
     return subprocess.run(
@@ -230,6 +242,36 @@ def test_a_copy_whose_connection_dies_rolls_back_and_a_rerun_completes(
     assert by_name(target) == by_name(source)
 
 
+async def test_a_copy_killed_half_way_leaves_an_empty_target_and_a_rerun_completes(
+    tmp_path: Path, target: str
+) -> None:
+    """SIGKILL: no handler runs, the server alone rolls the copy back. The source is large
+    enough (30,000 calls) that the biggest tables are still to come when it dies."""
+    big = tmp_path / "big.db"
+    await populated(big, sessions=30_000)
+    await asyncio.to_thread(kill_half_way, big, target, tmp_path)
+    assert sum(row_counts(target).values()) == 0
+    copy_database(big, target, alive_within=ALIVE_WITHIN)
+    assert by_name(target) == by_name(big)
+
+
+def kill_half_way(source: Path, url: str, cwd: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "bot.storage.copy", "--from", str(source), "--to", url],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert command.stdout is not None
+    for line in command.stdout:
+        if line.startswith("rollup_account_hours: "):  # sessions and intents still to come
+            command.kill()
+            break
+    assert command.wait(timeout=60) == -signal.SIGKILL, "killed before it finished"
+
+
 @pytest.mark.parametrize("offset", [-1, 1])
 def test_a_source_at_another_schema_version_is_refused_before_the_target_is_touched(
     source: Path, target: str, offset: int
@@ -252,3 +294,40 @@ def test_a_source_a_bot_is_running_on_is_refused(source: Path, target: str) -> N
     with pytest.raises(CopyError, match="The bot is running on"):
         copy_database(source, target, alive_within=ALIVE_WITHIN)
     assert row_counts(target) == {}
+
+
+def dump_and_restore(programs: Path, url: str, dump: Path, into: str) -> None:
+    """The README's commands for backing up PostgreSQL and restoring it."""
+    for command in (
+        ["pg_dump", "--format=custom", f"--file={dump}", url],
+        ["pg_restore", "--no-owner", "--exit-on-error", "--single-transaction",
+         f"--dbname={into}", str(dump)],
+    ):  # fmt: skip
+        result = subprocess.run(
+            [str(programs / command[0]), *command[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+async def test_the_readme_s_pg_dump_and_pg_restore_round_trip_keeps_everything(
+    source: Path, target: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    copy_database(source, target, alive_within=ALIVE_WITHIN)
+    dump = tmp_path / "runway.dump"
+    restored = postgres_server.empty_database()
+    try:
+        dump_and_restore(postgres_server.bin, target, dump, restored)
+        assert by_name(restored) == by_name(source)
+        async with Database.open(restored) as db:  # the bot accepts it as it is
+            made = await db.write(
+                lambda tx: insert_session(
+                    tx, guild_id=1, member_id=2, state="RESERVED", created_at=now()
+                )
+            )
+        highest = max(row["id"] for row in by_name(source)["sessions"])
+        assert made == highest + 1
+    finally:
+        postgres_server.drop(restored)

@@ -38,8 +38,9 @@ from bot.storage.errors import DatabaseUnavailableError, SchemaTooNewError, Stor
 from bot.storage.migrations import bundled, load_migrations
 from bot.storage.postgres.engine import describe
 from bot.storage.postgres.migrate import migrate
+from bot.storage.postgres.migrate import schema_version as postgres_version
 from bot.storage.sql import Engine
-from bot.storage.sqlite.migrate import schema_version
+from bot.storage.sqlite.migrate import schema_version as sqlite_version
 
 BATCH_ROWS: Final = 5_000
 """Rows read from SQLite at a time; COPY streams them on, so memory stays flat."""
@@ -97,6 +98,7 @@ def copy_database(
         _check_source(reader, source, alive_within)
         tables = source_tables(reader)
         with _target(url, where) as writer:
+            _refuse_foreign_tables(writer, where)
             migrate(writer, bundled(Engine.POSTGRES), where)
             problems = differences(tables, target_columns(writer))
             if problems:
@@ -114,7 +116,7 @@ def copy_database(
                 ) from error
             finally:
                 reader.rollback()
-            writer.execute("ANALYZE")  # the planner's statistics, before the bot starts
+            _analyze(writer, progress)
     return CopyReport(source, where, figures, time.monotonic() - began)
 
 
@@ -186,6 +188,33 @@ def _refuse_rows(writer: psycopg.Connection[Any], tables: list[Table], where: st
         )
 
 
+def _refuse_foreign_tables(writer: psycopg.Connection[Any], where: str) -> None:
+    """A database without the bot's schema must have no tables at all: the bot's would be
+    created among another application's."""
+    if postgres_version(writer) > 0:
+        return
+    found = [
+        str(row[0])
+        for row in writer.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() ORDER BY table_name"
+        )
+    ]
+    if found:
+        raise CopyError(
+            f"{where} holds tables that are not this bot's ({_some(found)}): copy into a new, "
+            "empty database. Nothing was changed."
+        )
+
+
+def _analyze(writer: psycopg.Connection[Any], progress: Progress) -> None:
+    """The planner's statistics, so the bot's first queries are planned on the real rows."""
+    try:
+        writer.execute("ANALYZE")
+    except psycopg.Error as error:  # the copy is committed; autovacuum will get there too
+        progress(f"ANALYZE failed ({_first_line(error)}); autovacuum will gather statistics")
+
+
 def _some(names: list[str], shown: int = 4) -> str:
     more = f" and {len(names) - shown} more tables" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
@@ -202,7 +231,7 @@ def _move_identities(writer: psycopg.Connection[Any]) -> None:
 
 
 def _check_source(reader: sqlite3.Connection, source: Path, alive_within: int) -> None:
-    found = schema_version(reader)
+    found = sqlite_version(reader)
     supported = len(load_migrations(bundled(Engine.SQLITE)))
     if found > supported:
         raise SchemaTooNewError(str(source), found, supported)
