@@ -6,7 +6,6 @@ the SQLite file, then on the PostgreSQL database copied from it."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,18 @@ from bot.settings import Dialect
 from bot.storage.copy import copy_database
 from tests.services.conftest import ADMIN, open_world
 from tests.support.deployment import populated
-from tests.support.postgres import PostgresServer
 
 PERIODS = (ReportPeriod.TODAY, ReportPeriod.LAST_30_DAYS, ReportPeriod.LAST_12_MONTHS)
 
 
+# The copy's target is PostgreSQL: the suite's engine fixture, held to that engine.
+pytestmark = pytest.mark.parametrize("engine", ["postgres"])
+
+
 @pytest.fixture
-def target(postgres_server: PostgresServer) -> Iterator[str]:
-    url = postgres_server.empty_database()
-    yield url
-    postgres_server.drop(url)
+def target(empty_target: str | Path) -> str:
+    """A PostgreSQL database without tables: the copy creates them."""
+    return str(empty_target)
 
 
 async def answers(

@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +42,14 @@ async def source(tmp_path: Path) -> Path:
     return path
 
 
+# The copy's target is PostgreSQL: the suite's engine fixture, held to that engine.
+pytestmark = pytest.mark.parametrize("engine", ["postgres"])
+
+
 @pytest.fixture
-def target(postgres_server: PostgresServer) -> Iterator[str]:
+def target(empty_target: str | Path) -> str:
     """A PostgreSQL database without tables: the copy creates them."""
-    url = postgres_server.empty_database()
-    yield url
-    postgres_server.drop(url)
+    return str(empty_target)
 
 
 def by_name(where: str | Path) -> dict[str, list[dict[str, Any]]]:
@@ -151,19 +152,16 @@ def test_a_second_copy_is_refused_and_changes_nothing(source: Path, target: str)
 
 
 async def test_a_database_a_bot_already_started_on_is_refused(
-    source: Path, postgres_server: PostgresServer
+    source: Path, database_target: str | Path
 ) -> None:
-    url = postgres_server.fresh_database()
-    try:
-        async with Database.open(url) as db:
-            await db.write(
-                lambda tx: tx.execute("INSERT INTO app_state (key, value) VALUES ('k', 'v')")
-            )
-        with pytest.raises(CopyError, match=r"not empty \(rows in app_state\)"):
-            copy_database(source, url, alive_within=ALIVE_WITHIN)
-        assert sum(row_counts(url).values()) == 1
-    finally:
-        postgres_server.drop(url)
+    url = str(database_target)  # migrated, as the bot leaves it
+    async with Database.open(url) as db:
+        await db.write(
+            lambda tx: tx.execute("INSERT INTO app_state (key, value) VALUES ('k', 'v')")
+        )
+    with pytest.raises(CopyError, match=r"not empty \(rows in app_state\)"):
+        copy_database(source, url, alive_within=ALIVE_WITHIN)
+    assert sum(row_counts(url).values()) == 1
 
 
 def test_a_database_holding_another_application_s_tables_is_refused_untouched(

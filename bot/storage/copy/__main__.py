@@ -16,31 +16,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from bot.services.processes import STALE_SECONDS
 from bot.storage.copy.checks import MismatchError
 from bot.storage.copy.transfer import CopyError, copy_database
 from bot.storage.database import is_postgres_url
 from bot.storage.errors import DatabaseUnavailableError, SchemaTooNewError, StorageError
+from bot.storage.location import DatabaseLocation
 
 RERUN = "The target keeps nothing of this attempt: fix the cause and run the command again."
 
 
-class _Location(BaseSettings):
-    """Only where the databases are: the command needs none of the bot's other settings."""
-
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
-    )
-    database_path: Path = Field(default=Path("data/bot.db"))
-    database_url: str | None = None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    location = _Location()
+    location = DatabaseLocation()
     source: Path = args.source or location.database_path
     target: str | None = args.target or location.database_url
     if not target or not is_postgres_url(target):

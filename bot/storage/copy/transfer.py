@@ -34,9 +34,9 @@ from bot.storage.copy.tables import (
     source_tables,
     target_columns,
 )
-from bot.storage.errors import DatabaseUnavailableError, SchemaTooNewError, StorageError
+from bot.storage.errors import SchemaTooNewError, StorageError
 from bot.storage.migrations import bundled, load_migrations
-from bot.storage.postgres.engine import describe
+from bot.storage.postgres.engine import connect, describe, first_line
 from bot.storage.postgres.migrate import migrate
 from bot.storage.postgres.migrate import schema_version as postgres_version
 from bot.storage.sql import Engine
@@ -97,7 +97,7 @@ def copy_database(
     with _source(source) as reader:
         _check_source(reader, source, alive_within)
         tables = source_tables(reader)
-        with _target(url, where) as writer:
+        with connect(url, where) as writer:
             _refuse_foreign_tables(writer, where)
             migrate(writer, bundled(Engine.POSTGRES), where)
             problems = differences(tables, target_columns(writer))
@@ -112,7 +112,7 @@ def copy_database(
                 figures = _Copier(reader, writer, where, progress, batch_rows).run(tables)
             except psycopg.Error as error:
                 raise CopyFailedError(
-                    f"the copy into {where} broke off and was rolled back: {_first_line(error)}"
+                    f"the copy into {where} broke off and was rolled back: {first_line(error)}"
                 ) from error
             finally:
                 reader.rollback()
@@ -212,7 +212,7 @@ def _analyze(writer: psycopg.Connection[Any], progress: Progress) -> None:
     try:
         writer.execute("ANALYZE")
     except psycopg.Error as error:  # the copy is committed; autovacuum will get there too
-        progress(f"ANALYZE failed ({_first_line(error)}); autovacuum will gather statistics")
+        progress(f"ANALYZE failed ({first_line(error)}); autovacuum will gather statistics")
 
 
 def _some(names: list[str], shown: int = 4) -> str:
@@ -269,23 +269,6 @@ def _source(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
-
-
-@contextlib.contextmanager
-def _target(url: str, where: str) -> Iterator[psycopg.Connection[Any]]:
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
-    except psycopg.Error as error:
-        raise DatabaseUnavailableError(
-            f"{where} could not be reached: {_first_line(error)}"
-        ) from None
-    with conn:
-        yield conn
-
-
-def _first_line(error: psycopg.Error) -> str:
-    """What failed, in the driver's words (its first line never holds a password)."""
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _one(cursor: psycopg.Cursor[Any]) -> object:
