@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -35,10 +36,18 @@ ALIVE_WITHIN = 30
 PASSWORD = "hunter2-never-shown"
 
 
+@pytest.fixture(scope="module")
+def populated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once for the module (a few seconds); each test copies it."""
+    path = tmp_path_factory.mktemp("deployment") / "bot.db"
+    asyncio.run(populated(path))
+    return path
+
+
 @pytest.fixture
-async def source(tmp_path: Path) -> Path:
+def source(populated_file: Path, tmp_path: Path) -> Path:
     path = tmp_path / "bot.db"
-    await populated(path)
+    shutil.copyfile(populated_file, path)
     return path
 
 
