@@ -21,7 +21,8 @@ import psycopg
 import pytest
 
 from bot.storage import Database, SchemaTooNewError
-from bot.storage.copy import CopyError, CopyFailedError, copy_database
+from bot.storage.copy import CopyError, CopyFailedError, MismatchError, copy_database, transfer
+from bot.storage.copy import __main__ as cli
 from bot.storage.copy.tables import identity_columns, quote
 from bot.storage.errors import ConstraintError
 from bot.storage.migrations import bundled, load_migrations
@@ -338,3 +339,29 @@ async def test_the_readme_s_pg_dump_and_pg_restore_round_trip_keeps_everything(
         assert made == highest + 1
     finally:
         postgres_server.drop(restored)
+
+
+def test_a_copy_that_does_not_check_out_is_rolled_back(
+    source: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison is the last step inside the transaction: a difference found there
+    (here, made up: a real one would be a bug) leaves nothing behind."""
+    monkeypatch.setattr(transfer, "compare", lambda *_: ["server 1's calls: 3 against 2"])
+    with pytest.raises(MismatchError, match="server 1's calls"):
+        copy_database(source, target, alive_within=ALIVE_WITHIN)
+    assert sum(row_counts(target).values()) == 0
+
+
+def test_the_command_without_a_postgres_target_says_what_it_needs(
+    source: Path,
+    target: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert cli.main(["--from", str(source)]) == 2
+    assert cli.main(["--from", str(source), "--to", str(tmp_path / "other.db")]) == 2
+    assert "DATABASE_URL" in capsys.readouterr().err
+    assert row_counts(target) == {}, "nothing was created anywhere"
