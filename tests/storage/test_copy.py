@@ -365,3 +365,24 @@ def test_the_command_without_a_postgres_target_says_what_it_needs(
     assert cli.main(["--from", str(source), "--to", str(tmp_path / "other.db")]) == 2
     assert "DATABASE_URL" in capsys.readouterr().err
     assert row_counts(target) == {}, "nothing was created anywhere"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://bot:{PASSWORD}@127.0.0.1:1/runway",  # nothing listens
+        f"postgresql://bot:{PASSWORD}@127.0.0.1:port/runway",  # not a port
+        f"postgresql://bot:{PASSWORD}@[::1/runway",  # libpq quotes a URL it cannot parse
+        f"postgresql://bot:{PASSWORD}@127.0.0.1/runway?sslmode=sometimes",
+    ],
+)
+def test_a_target_that_cannot_be_reached_is_one_line_without_the_password(
+    source: Path, target: str, url: str, tmp_path: Path
+) -> None:
+    result = run_command(source, url, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Refused: ")
+    assert "could not be reached" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert PASSWORD not in result.stdout + result.stderr
+    assert row_counts(target) == {}

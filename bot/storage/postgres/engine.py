@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -330,8 +331,18 @@ def connect(url: str, where: str) -> psycopg.Connection[Any]:
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
         raise DatabaseUnavailableError(
-            f"{where} could not be reached: {first_line(error)}"
-        ) from error
+            f"{where} could not be reached: {without_secrets(first_line(error), url)}"
+        ) from None  # the chained error would repeat what the message leaves out
+
+
+_PASSWORD = re.compile(r"://[^/@:]*:([^@]+)@")
+
+
+def without_secrets(message: str, url: str) -> str:
+    """`message` without `url` or its password: libpq quotes a URL it cannot parse whole."""
+    message = message.replace(url, "(the URL)")
+    password = _PASSWORD.search(url)
+    return message.replace(password[1], "***") if password else message
 
 
 def _migrate(url: str, folder: Traversable, where: str) -> int:
