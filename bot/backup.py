@@ -16,29 +16,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from bot.services.processes import STALE_SECONDS
 from bot.storage.backup import BackupError, create_backup, restore_backup, verify
 from bot.storage.errors import SchemaTooNewError
+from bot.storage.location import DatabaseLocation
 
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "postgresql+")
 
 
-class _Location(BaseSettings):
-    """Only where the database is: the command needs none of the bot's other settings."""
-
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
-    )
-    database_path: Path = Field(default=Path("data/bot.db"))
-    database_url: str | None = None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    location = _Location()
+    location = DatabaseLocation()
     if location.database_url and location.database_url.startswith(POSTGRES_SCHEMES):
         print(  # noqa: T201
             "DATABASE_URL is set: this bot keeps its data in PostgreSQL, which this command "

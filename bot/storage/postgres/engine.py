@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -104,10 +105,10 @@ class PostgresLink:
         try:
             return self._conn.execute(to_pyformat(sql), params)
         except psycopg.IntegrityError as error:
-            raise ConstraintError(_message(error)) from error
+            raise ConstraintError(first_line(error)) from error
         except psycopg.OperationalError as error:
             if self._conn.broken:
-                raise ConnectionLostError(_message(error)) from error
+                raise ConnectionLostError(first_line(error)) from error
             raise
 
     def fetch_all(self, sql: str, params: Params) -> list[Row]:
@@ -145,7 +146,7 @@ class PostgresLink:
             if not self._conn.broken:
                 raise
             if xid is None:  # it wrote nothing: there is nothing to lose or to doubt
-                raise ConnectionLostError(_message(error)) from error
+                raise ConnectionLostError(first_line(error)) from error
             self._resolve_doubt(xid, error)
 
     def rollback(self) -> None:
@@ -168,7 +169,7 @@ class PostgresLink:
             return cursor.execute(script.encode())
         except psycopg.OperationalError as error:
             if self._conn.broken:
-                raise ConnectionLostError(_message(error)) from error
+                raise ConnectionLostError(first_line(error)) from error
             raise
 
     def _resolve_doubt(self, xid: str, error: Exception) -> None:
@@ -323,14 +324,29 @@ def describe(url: str) -> str:
     return f"PostgreSQL at {host}:{port}, database {name}"
 
 
-def _migrate(url: str, folder: Traversable, where: str) -> int:
+def connect(url: str, where: str) -> psycopg.Connection[Any]:
+    """A connection of its own, in autocommit; `DatabaseUnavailableError` naming `where`
+    (never the password) when the server cannot be reached."""
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
         raise DatabaseUnavailableError(
-            f"{where} could not be reached: {_message(error)}"
-        ) from error
-    with conn:
+            f"{where} could not be reached: {without_secrets(first_line(error), url)}"
+        ) from None  # the chained error would repeat what the message leaves out
+
+
+_PASSWORD = re.compile(r"://[^/@:]*:([^@]+)@")
+
+
+def without_secrets(message: str, url: str) -> str:
+    """`message` without `url` or its password: libpq quotes a URL it cannot parse whole."""
+    message = message.replace(url, "(the URL)")
+    password = _PASSWORD.search(url)
+    return message.replace(password[1], "***") if password else message
+
+
+def _migrate(url: str, folder: Traversable, where: str) -> int:
+    with connect(url, where) as conn:
         _configure(conn)
         return migrate(conn, folder, where)
 
@@ -375,7 +391,7 @@ def _backoff(attempt: int) -> float:
     return float(min(0.1 * 2**attempt, 3.2))
 
 
-def _message(error: psycopg.Error) -> str:
+def first_line(error: psycopg.Error) -> str:
     """The first line of a driver error, which names what failed (never a password)."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
