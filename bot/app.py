@@ -27,6 +27,7 @@ from bot.runway.client import RunwayClient
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.container import build_services, video_fetcher
 from bot.services.live_metrics import LiveMetrics
+from bot.services.shard_claims import ShardClaimRefused
 from bot.settings import Settings
 from bot.storage.database import Database
 from bot.storage.live_stats import LiveStatsRepository
@@ -182,11 +183,12 @@ async def run(settings: Settings) -> None:
             settings=settings, runway=runway, services=services, state=services.state
         )
         if metrics is not None:
-            metrics.add_source("gateway", gateway_source(bot))
+            metrics.add_source("gateway", gateway_source(bot, services.shards))
         await stack.enter_async_context(bot)
         # The bot starts the tracker once its cogs listen for settled sessions; it stops
         # before the bot closes (below), and here too if start-up fails half-way.
         stack.push_async_callback(services.identity.stop)
+        stack.push_async_callback(services.shards.release)
         stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
         stack.push_async_callback(services.videos.tracker.stop)
@@ -224,5 +226,7 @@ def _raise_startup_problem(task: asyncio.Task[None]) -> None:
             f"Discord could not be reached ({error.host}): check this machine's network.",
             exit_code=1,
         )
+    if isinstance(error, ShardClaimRefused):
+        raise StartupError(f"the shards it would run are taken: {error}")
     if error is not None:
         raise error

@@ -147,12 +147,24 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         noun = "shard" if len(ids) == 1 else "shards"
         return f"{noun} {describe_shard_ids(ids)} of {self.shard_count}"
 
+    async def launch_shards(self) -> None:
+        """Claim this process's shards in the database, then let discord.py connect them.
+
+        The shard count is known here for the first time (discord.py asks `GET /gateway/bot`
+        when SHARD_COUNT is unset; this asks it first so the claim comes before any IDENTIFY).
+        A refused claim (`ShardClaimRefused`) ends `start()`: the composition root turns it
+        into one line and exit status 2.
+        """
+        if self.shard_count is None:
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        await self.services.shards.claim(self.process_shard_ids, self.shard_count)
+        await super().launch_shards()
+
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Pace each shard's IDENTIFY by Discord's session start limit (`max_concurrency`).
 
-        The first call is the first moment the shard count is known (discord.py asks
-        `GET /gateway/bot` when SHARD_COUNT is unset) and nothing has identified yet: the
-        place to announce, or to claim in a shared database, which shards this process runs.
+        The first call comes after `launch_shards` has claimed this process's shards and
+        before anything has identified: the place to announce which shards this process runs.
         """
         if self._identify_pacer is None:
             limits = await self.fetch_session_start_limits()

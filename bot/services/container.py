@@ -29,12 +29,13 @@ from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
 from bot.services.maintenance import Maintenance
 from bot.services.privacy import PrivacyService
-from bot.services.processes import ProcessIdentity
+from bot.services.processes import ProcessIdentity, ProcessRole
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
 from bot.services.reconcile_videos import VideoHandler
 from bot.services.reconciler import DEAD_OWNER_GRACE_SECONDS, INTERVAL_SECONDS, Reconciler
 from bot.services.sessions import SessionService
+from bot.services.shard_claims import ShardClaims
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
 from bot.services.video_quotas import VideoQuotas
@@ -60,6 +61,8 @@ from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
 from bot.storage.retention import RetentionRepository
+from bot.storage.shards import ShardClaimRepository
+from bot.storage.sql import Engine
 from bot.storage.videos import VideoRepository
 from bot.storage.waiting_line import WaitingLineRepository
 from bot.storage.welcomes import WelcomeRepository
@@ -104,6 +107,7 @@ class Services:
     welcomes: Welcomes
     channel_posts: ChannelPostProblems
     identity: ProcessIdentity
+    shards: ShardClaims
     reconciler: Reconciler
     privacy: PrivacyService
     maintenance: Maintenance
@@ -142,9 +146,13 @@ async def build_services(
     video_poll_seconds: float = POLL_SECONDS,
     video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
     line_poll_seconds: float = 10.0,
+    role: ProcessRole = ProcessRole.BOT,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
-    identity = ProcessIdentity(ProcessRepository(database))
+    # One process at a time on the SQLite file; several on PostgreSQL (see processes.py).
+    identity = ProcessIdentity(
+        ProcessRepository(database), exclusive=database.engine is Engine.SQLITE, role=role
+    )
     await identity.register()
     intents = IntentRepository(database)
     # Runway may still be working on a create it did not answer for about half as long as the
@@ -278,6 +286,7 @@ async def build_services(
         welcomes=Welcomes(WelcomeRepository(database)),
         channel_posts=ChannelPostProblems(audit),
         identity=identity,
+        shards=ShardClaims(ShardClaimRepository(database), identity),
         reconciler=reconciler,
         privacy=privacy,
         maintenance=Maintenance(privacy=privacy, optimize=database.optimize),

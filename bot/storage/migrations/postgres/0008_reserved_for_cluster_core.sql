@@ -1,0 +1,2 @@
+-- Schema 8 is the cluster-core branch's (admission, leases, outbox). This file only keeps the
+-- numbering without gaps on the cluster-roles branch; the merge replaces it with theirs.
