@@ -157,9 +157,7 @@ _NOT_ALIASES = {
 def aliases(sql: str) -> dict[str, str]:
     """The tables `sql` reads under another name, by that name."""
     return {
-        alias: table
-        for table, alias in _ALIASED.findall(sql)
-        if alias.upper() not in _NOT_ALIASES
+        alias: table for table, alias in _ALIASED.findall(sql) if alias.upper() not in _NOT_ALIASES
     }
 
 
@@ -208,8 +206,7 @@ def test_every_hot_query_reads_only_what_it_declares(
     [
         ("SELECT * FROM sessions AS s WHERE s.avatar_label = 'Ada'", {}, "scan of the whole"),
         (
-            "SELECT s.* FROM avatars a JOIN sessions s ON s.avatar_label = a.name"
-            " WHERE a.id = 1",
+            "SELECT s.* FROM avatars a JOIN sessions s ON s.avatar_label = a.name WHERE a.id = 1",
             {"avatars.pk": None},
             "scan of the whole",
         ),
