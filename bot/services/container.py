@@ -29,7 +29,7 @@ from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
 from bot.services.maintenance import Maintenance
 from bot.services.privacy import PrivacyService
-from bot.services.processes import ProcessIdentity, ProcessRole
+from bot.services.processes import ProcessIdentity
 from bot.services.quotas import QuotaService, default_limits
 from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, SessionHandler
 from bot.services.reconcile_videos import VideoHandler
@@ -44,6 +44,7 @@ from bot.services.videos import VideoService
 from bot.services.voices import VoiceCatalog
 from bot.services.waiting_line import WaitingLine
 from bot.services.welcome import Welcomes
+from bot.settings import ProcessRole
 from bot.storage import (
     AppStateRepository,
     AuditRepository,
@@ -146,7 +147,7 @@ async def build_services(
     video_poll_seconds: float = POLL_SECONDS,
     video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
     line_poll_seconds: float = 10.0,
-    role: ProcessRole = ProcessRole.BOT,
+    role: ProcessRole = ProcessRole.ALL,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
     # One process at a time on the SQLite file; several on PostgreSQL (see processes.py).

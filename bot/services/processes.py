@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
 from bot.services.background import Background
+from bot.settings import ProcessRole
 from bot.storage import Clock, unix_now
 from bot.storage.intents import ProcessRepository
 
@@ -34,13 +34,6 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS: Final = 10.0
 STALE_SECONDS: Final = 30
-
-
-class ProcessRole(StrEnum):
-    BOT = "bot"
-    """The gateway, the tracker, the reconciler and the join pages: `python -m bot`."""
-    WEB = "web"
-    """Join pages, the picture, health and metrics, without a gateway (BOT_ROLE=web)."""
 
 
 def process_place() -> str | None:
@@ -71,7 +64,7 @@ class ProcessIdentity:
         processes: ProcessRepository,
         *,
         exclusive: bool = True,
-        role: ProcessRole = ProcessRole.BOT,
+        role: ProcessRole = ProcessRole.ALL,
         clock: Clock = unix_now,
     ) -> None:
         self._processes = processes

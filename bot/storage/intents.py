@@ -102,8 +102,8 @@ class ProcessRepository:
         self._db = db
         self._clock = clock
 
-    async def register(self, *, role: str = "bot", place: str | None = None) -> int:
-        """A row for this process; `role` is "bot" or "web", `place` where its pid means
+    async def register(self, *, role: str = "all", place: str | None = None) -> int:
+        """A row for this process; `role` is "all" or "web" (BOT_ROLE), `place` where its pid means
         something (see `bot.services.processes.process_place`)."""
         now = self._clock()
         row = await self._db.write(

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.processes import STALE_SECONDS, ProcessIdentity, ProcessRole
+from bot.services.processes import STALE_SECONDS, ProcessIdentity
 from bot.services.shard_claims import ShardClaimRefused, ShardClaims
+from bot.settings import ProcessRole
 from bot.storage import Database
 from bot.storage.intents import ProcessRepository
 from bot.storage.shards import ShardClaimRepository
@@ -43,7 +44,7 @@ async def db(database_target: str | Path) -> AsyncIterator[Database]:
 class Process:
     """One bot process's identity and claims, as `build_services` wires them."""
 
-    def __init__(self, db: Database, clock: Clock, role: ProcessRole = ProcessRole.BOT) -> None:
+    def __init__(self, db: Database, clock: Clock, role: ProcessRole = ProcessRole.ALL) -> None:
         repository = ProcessRepository(db, clock)
         self.identity = ProcessIdentity(
             repository, exclusive=db.engine is Engine.SQLITE, role=role, clock=clock
@@ -169,7 +170,7 @@ async def test_in_a_cluster_only_silent_stopped_or_exited_processes_are_dead(
     rows = await db.fetch_all(
         "SELECT role, stopped_at FROM processes WHERE id = ?", (exited.identity.id,)
     )
-    assert rows[0][0] == "bot"
+    assert rows[0][0] == "all"
     assert rows[0][1] is not None
 
 

@@ -1,7 +1,7 @@
 -- Schema 9 on PostgreSQL: process roles and places, shard claims
 -- (migrations/sqlite/0009_cluster_roles.sql says what each column means).
 
-ALTER TABLE processes ADD COLUMN role text NOT NULL DEFAULT 'bot' CHECK (role IN ('bot', 'web'));
+ALTER TABLE processes ADD COLUMN role text NOT NULL DEFAULT 'all' CHECK (role IN ('all', 'web'));
 ALTER TABLE processes ADD COLUMN place text;
 
 CREATE TABLE shard_claims (

@@ -1,8 +1,8 @@
 -- Schema 9: which role each process plays, where it runs, and which gateway shards it holds.
 -- Needs nothing from schema 8.
 
--- bot: the gateway, the tracker and the join pages; web: join pages only (BOT_ROLE=web).
-ALTER TABLE processes ADD COLUMN role TEXT NOT NULL DEFAULT 'bot' CHECK (role IN ('bot', 'web'));
+-- BOT_ROLE: all (the gateway, the tracker and the join pages) or web (join pages only).
+ALTER TABLE processes ADD COLUMN role TEXT NOT NULL DEFAULT 'all' CHECK (role IN ('all', 'web'));
 -- The kernel and PID namespace the process ran in (Linux: boot id and /proc/self/ns/pid).
 -- A process in the same place whose pid no longer exists is dead at once, without waiting for
 -- its heartbeat to go stale; NULL where that cannot be told.
