@@ -58,6 +58,12 @@ SHARD_REFUSALS = {
 }
 
 
+DRAIN_SECONDS = 20
+"""How long a stopping bot process lets the interactions it is answering finish: longer than
+a session start takes when Runway is healthy, within Docker's 30 s stop_grace_period (see
+deploy/compose.yaml)."""
+
+
 class StartupError(Exception):
     """A problem an operator must fix before the bot can run; its message says how.
 
@@ -209,6 +215,14 @@ async def run(settings: Settings) -> None:
         if client_task in done:
             _raise_startup_problem(client_task)
         log.info("stopping")
+        unfinished = await bot.drain(DRAIN_SECONDS)
+        if unfinished:
+            log.warning(
+                "%d interactions still running after %d s; stopping anyway (the next "
+                "process resolves what they leave)",
+                unfinished,
+                DRAIN_SECONDS,
+            )
         await services.line.stop()
         await services.tracker.stop()
         await services.videos.tracker.stop()

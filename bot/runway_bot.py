@@ -9,6 +9,7 @@ recommends.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -81,6 +82,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.version = __version__
         self.started_monotonic = time.monotonic()
         self._identify_pacer: IdentifyPacer | None = None
+        self._answering: set[asyncio.Task[Any]] = set()
         self._bind_log_context_to_interactions()
 
     def _bind_log_context_to_interactions(self) -> None:
@@ -99,10 +101,15 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         def parse_in_context(data: Any) -> None:
             guild = data.get("guild_id")
             guild_id = int(guild) if guild else None
+            before = asyncio.all_tasks()
             with log_context.bound(
                 request_id=str(data.get("id")), guild_id=guild_id, shard=self.shard_for(guild_id)
             ):
                 parse(data)
+            # The tasks this interaction set off, for `drain` to wait on at shutdown.
+            for task in asyncio.all_tasks() - before:
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
 
         parsers["INTERACTION_CREATE"] = parse_in_context
 
@@ -177,6 +184,19 @@ class RunwayCharactersBot(commands.AutoShardedBot):
                 limits.max_concurrency,
             )
         await self._identify_pacer.wait_turn(shard_id or 0)
+
+    async def drain(self, within: float) -> int:
+        """Stop receiving events, then wait up to `within` seconds for the interactions
+        being answered (a session start half-way through Runway, say) to finish; returns
+        how many are still running. For a rolling restart: the shards' events stop here, so
+        nothing new starts, while REST stays open for the replies in flight to be sent."""
+        pending = {task for task in self._answering if not task.done()}
+        if not pending:
+            return 0  # `close`, which comes next, closes the shards as quickly
+        log.info("finishing %d interactions in flight", len(pending))
+        await asyncio.gather(*(shard.disconnect() for shard in self.shards.values()))
+        _, pending = await asyncio.wait(pending, timeout=within)
+        return len(pending)
 
     async def on_shard_ready(self, shard_id: int) -> None:
         servers = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
