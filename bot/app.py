@@ -75,6 +75,10 @@ class StartupError(Exception):
         self.exit_code = exit_code
 
 
+class StoppedError(Exception):
+    """The bot stopped by itself while running; the message says why (exit status 1)."""
+
+
 @asynccontextmanager
 async def runway_client(settings: Settings) -> AsyncIterator[tuple[RunwayClient, SafeFetcher]]:
     """The real Runway, or the built-in sandbox on a loopback port when asked for; and the
@@ -229,6 +233,8 @@ async def run(settings: Settings) -> None:
         await services.reconciler.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)
+        if bot.fault is not None:
+            raise StoppedError(bot.fault)
 
 
 async def _serve_web_only(services: Services, stop: asyncio.Event) -> None:

@@ -83,6 +83,9 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.started_monotonic = time.monotonic()
         self._identify_pacer: IdentifyPacer | None = None
         self._answering: set[asyncio.Task[Any]] = set()
+        self.fault: str | None = None
+        """Why the bot stopped by itself, if it did (the process then exits 1)."""
+        self._closing_for_fault: asyncio.Task[None] | None = None
         self._bind_log_context_to_interactions()
 
     def _bind_log_context_to_interactions(self) -> None:
@@ -165,7 +168,14 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         if self.shard_count is None:
             self.shard_count, _, _ = await self.http.get_bot_gateway()
         await self.services.shards.claim(self.process_shard_ids, self.shard_count)
+        self.services.shards.watch(self._shards_lost)
         await super().launch_shards()
+
+    def _shards_lost(self, reason: str) -> None:
+        """Another process took this one's shards: stop at once (see `ShardClaims.watch`)."""
+        log.error("%s", reason)
+        self.fault = reason
+        self._closing_for_fault = asyncio.create_task(self.close(), name="shards-lost")
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Pace each shard's IDENTIFY by Discord's session start limit (`max_concurrency`).

@@ -8,14 +8,21 @@ Shards no live process runs ("missing") are reported, never refused: a cluster s
 process at a time, so while the first process starts every other shard is missing, and a
 process that refused to start until the others ran would never start. They are logged at
 each start, shown to admins in `/about` and exported as a metric.
+
+A process silent for longer than a live one may be is dead to the others, which may then
+take its shards; if it was only cut off (a database outage), it finds its claims gone at
+its next check and stops rather than run those shards a second time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.services.processes import ProcessIdentity
+from bot.services.background import Background
+from bot.services.processes import HEARTBEAT_SECONDS, STALE_SECONDS, ProcessIdentity
 from bot.sharding import describe_shard_ids
 from bot.storage.shards import ShardClaimRepository, ShardHolder
 
@@ -43,9 +50,19 @@ class Coverage:
 
 
 class ShardClaims:
-    def __init__(self, claims: ShardClaimRepository, identity: ProcessIdentity) -> None:
+    def __init__(
+        self,
+        claims: ShardClaimRepository,
+        identity: ProcessIdentity,
+        *,
+        check_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self._claims = claims
         self._identity = identity
+        self._check_seconds = check_seconds
+        self._claimed: frozenset[int] = frozenset()
+        self._on_lost: Callable[[str], None] | None = None
+        self._watch = Background("shard-claims", self._watch_claims)
 
     async def claim(self, shard_ids: tuple[int, ...], shard_count: int) -> Coverage:
         """Claim this process's shards; `ShardClaimRefused` (its message names what is in the
@@ -59,6 +76,7 @@ class ShardClaims:
         )
         if not result.granted:
             raise ShardClaimRefused(_refusal(shard_ids, shard_count, result.refused_by))
+        self._claimed = frozenset(shard_ids)
         coverage = _coverage(result.holders)
         if coverage.missing:
             log.warning(
@@ -79,7 +97,36 @@ class ShardClaims:
         )
 
     async def release(self) -> None:
+        await self._watch.stop()
         await self._claims.release(self._identity.id)
+
+    async def lost(self) -> tuple[int, ...]:
+        """The shards this process claimed that another has taken since: it found this
+        process dead (a heartbeat silent for STALE_SECONDS, say through a database outage)."""
+        held = await self._claims.held(self._identity.id)
+        return tuple(sorted(self._claimed - held))
+
+    def watch(self, on_lost: Callable[[str], None]) -> None:
+        """Check the claims every heartbeat; `on_lost` hears why, once, if they are gone.
+        Running on regardless would answer every command of those shards twice."""
+        self._on_lost = on_lost
+        self._watch.start()
+
+    async def _watch_claims(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_seconds)
+            try:
+                lost = await self.lost()
+            except Exception:  # the database is away; the heartbeat says so too
+                log.warning("could not check this process's shard claims", exc_info=True)
+                continue
+            if lost and self._on_lost is not None:
+                self._on_lost(
+                    f"another process has taken {_shards_text(lost)}, having counted this one "
+                    f"as dead (silent for over {STALE_SECONDS} s; on the SQLite file, any "
+                    "process started after it); stopping so no shard runs twice"
+                )
+                return
 
 
 def _coverage(holders: tuple[ShardHolder, ...] | list[ShardHolder]) -> Coverage:

@@ -107,6 +107,13 @@ class ShardClaimRepository:
             lambda tx: tx.execute("DELETE FROM shard_claims WHERE process_id = ?", (process_id,))
         )
 
+    async def held(self, process_id: int) -> set[int]:
+        """The shards whose claim is still `process_id`'s."""
+        rows = await self._db.fetch_all(
+            "SELECT shard_id FROM shard_claims WHERE process_id = ?", (process_id,)
+        )
+        return {int(row[0]) for row in rows}
+
     async def holders(self, me: int, *, stale_before: int, others_dead: bool) -> list[ShardHolder]:
         """Every live claim, as `me` sees the cluster."""
         rows = await self._db.fetch_all(

@@ -49,7 +49,9 @@ class Process:
         self.identity = ProcessIdentity(
             repository, exclusive=db.engine is Engine.SQLITE, role=role, clock=clock
         )
-        self.shards = ShardClaims(ShardClaimRepository(db, clock), self.identity)
+        self.shards = ShardClaims(
+            ShardClaimRepository(db, clock), self.identity, check_seconds=0.01
+        )
         self.repository = repository
 
     @classmethod
@@ -181,3 +183,30 @@ async def test_a_web_process_is_registered_as_such(db: Database) -> None:
     assert row is not None
     assert row[0] == "web"
     assert row[1] is None or re.fullmatch(r"[0-9a-f-]{36}/pid:\[\d+\]", str(row[1]))
+
+
+async def test_a_process_counted_dead_finds_its_shards_taken_and_is_told_once(
+    db: Database,
+) -> None:
+    clock = Clock()
+    cut_off = await Process.start(db, clock)
+    await cut_off.shards.claim((0, 1), 2)
+    told: list[str] = []
+    cut_off.shards.watch(told.append)
+    await asyncio.sleep(0.05)
+    assert told == []
+    assert await cut_off.shards.lost() == ()
+
+    clock.now += STALE_SECONDS + 1  # its heartbeat stopped (on SQLite no wait is needed)
+    successor = await Process.start(db, clock)
+    await successor.shards.claim((0, 1), 2)
+    assert await cut_off.shards.lost() == (0, 1)
+    for _ in range(100):
+        if told:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert len(told) == 1
+    assert told[0].startswith("another process has taken shards 0-1, having counted this one")
+    await cut_off.shards.release()
+    assert (await successor.shards.coverage()).claimed == {0, 1}
