@@ -206,3 +206,30 @@ async def test_a_shard_over_2500_servers_stops_the_bot_with_advice(
         assert "Discord closed shard 0: it would carry more than 2,500 servers" in output
         assert "Raise SHARD_COUNT" in output
         assert not fake.gateway.sessions
+
+
+async def test_on_the_sqlite_file_a_newer_process_takes_the_shards_and_the_older_stops(
+    discord_spec: Path, tmp_path: Path
+) -> None:
+    """One process at a time on the SQLite file: the newcomer counts the running one as
+    dead and claims its shard; the older finds its claim gone at its next check and stops
+    (exit 1) instead of answering every command a second time."""
+    async with FakeDiscord.serve(spec_path=discord_spec) as fake:
+        guild = await fake.create_guild("Only Server")
+        older = await start_real_bot(fake, tmp_path, name="older")
+        newer: BotProcess | None = None
+        try:
+            newer = await start_real_bot(fake, tmp_path, name="newer")
+            code = await asyncio.wait_for(older.process.wait(), 30)
+            assert code == 1, older.tail()
+            assert "Traceback" not in older.output
+            assert (
+                "The bot stopped: another process has taken shard 0, having counted this one "
+                "as dead" in older.output
+            )
+            _, shown = await about(fake, guild)  # the newer process answers
+            assert shown["This process runs"] == "1 shard: 0"
+        finally:
+            await older.stop()
+            if newer is not None:
+                assert await newer.stop() == 0, newer.tail()
