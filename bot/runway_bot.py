@@ -117,6 +117,7 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         parsers["INTERACTION_CREATE"] = parse_in_context
 
     async def setup_hook(self) -> None:
+        await self._claim_shards()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # Started only now that the cogs listen for settled sessions and reconciled intents
@@ -139,8 +140,8 @@ class RunwayCharactersBot(commands.AutoShardedBot):
     @property
     def process_shard_ids(self) -> tuple[int, ...]:
         """The shards this process runs: SHARD_IDS, or all of SHARD_COUNT's or of Discord's
-        recommended count. Empty until the client has asked Discord, just before the first
-        IDENTIFY (see `before_identify_hook`)."""
+        recommended count. Empty until `setup_hook` has asked Discord for its
+        recommendation, when SHARD_COUNT is unset (see `_claim_shards`)."""
         if self.shard_count is None:
             return ()
         if self.shard_ids is None:
@@ -157,19 +158,19 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         noun = "shard" if len(ids) == 1 else "shards"
         return f"{noun} {describe_shard_ids(ids)} of {self.shard_count}"
 
-    async def launch_shards(self) -> None:
-        """Claim this process's shards in the database, then let discord.py connect them.
+    async def _claim_shards(self) -> None:
+        """Claim this process's shards in the database before anything else starts.
 
-        The shard count is known here for the first time (discord.py asks `GET /gateway/bot`
-        when SHARD_COUNT is unset; this asks it first so the claim comes before any IDENTIFY).
-        A refused claim (`ShardClaimRefused`) ends `start()`: the composition root turns it
-        into one line and exit status 2.
+        The shard count may be known only now: with SHARD_COUNT unset, this asks
+        `GET /gateway/bot` for Discord's recommendation (which discord.py would otherwise
+        ask just before connecting) and keeps it. A refused claim (`ShardClaimRefused`)
+        ends `start()` before the tracker or any shard starts: the composition root turns
+        it into one line and exit status 2.
         """
         if self.shard_count is None:
             self.shard_count, _, _ = await self.http.get_bot_gateway()
         await self.services.shards.claim(self.process_shard_ids, self.shard_count)
         self.services.shards.watch(self._shards_lost)
-        await super().launch_shards()
 
     def _shards_lost(self, reason: str) -> None:
         """Another process took this one's shards: stop at once (see `ShardClaims.watch`)."""
@@ -180,8 +181,8 @@ class RunwayCharactersBot(commands.AutoShardedBot):
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Pace each shard's IDENTIFY by Discord's session start limit (`max_concurrency`).
 
-        The first call comes after `launch_shards` has claimed this process's shards and
-        before anything has identified: the place to announce which shards this process runs.
+        The first call comes after `setup_hook` has claimed this process's shards and before
+        anything has identified: the place to announce which shards this process runs.
         """
         if self._identify_pacer is None:
             limits = await self.fetch_session_start_limits()

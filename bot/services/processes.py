@@ -106,12 +106,12 @@ class ProcessIdentity:
             await self._processes.stopped(self._id)
 
     async def dead_owners(self) -> list[int]:
-        await self._notice_exited()
+        await self.notice_exited()
         return await self._processes.dead(
             self.id, stale_before=self.stale_before(), others_dead=self._exclusive
         )
 
-    async def _notice_exited(self) -> None:
+    async def notice_exited(self) -> None:
         """Mark as stopped the processes of this machine whose pid has gone (crashed, killed)."""
         if self._exclusive or self._place is None:
             return

@@ -67,6 +67,7 @@ class ShardClaims:
     async def claim(self, shard_ids: tuple[int, ...], shard_count: int) -> Coverage:
         """Claim this process's shards; `ShardClaimRefused` (its message names what is in the
         way) if another live process holds any of them or runs another shard count."""
+        await self._identity.notice_exited()  # a crashed predecessor on this machine
         result = await self._claims.claim(
             self._identity.id,
             shard_ids,

@@ -210,3 +210,21 @@ async def test_a_process_counted_dead_finds_its_shards_taken_and_is_told_once(
     assert told[0].startswith("another process has taken shards 0-1, having counted this one")
     await cut_off.shards.release()
     assert (await successor.shards.coverage()).claimed == {0, 1}
+
+
+async def test_the_shards_of_a_crashed_process_of_this_machine_are_free_at_once(
+    db: Database,
+) -> None:
+    cluster_only(db)
+    clock = Clock()
+    crashed, successor = [await Process.start(db, clock) for _ in range(2)]
+    await crashed.shards.claim((0,), 1)
+    finished = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await finished.wait()
+    await db.write(
+        lambda tx: tx.execute(
+            "UPDATE processes SET pid = ? WHERE id = ?", (finished.pid, crashed.identity.id)
+        )
+    )
+    # Its heartbeat is fresh, but its pid is gone: no 30 s wait.
+    assert (await successor.shards.claim((0,), 1)).claimed == {0}
