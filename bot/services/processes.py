@@ -86,6 +86,9 @@ class ProcessIdentity:
         """Whether this process is the only one on its database (SQLite)."""
         return self._exclusive
 
+    def now(self) -> int:
+        return self._clock()
+
     def stale_before(self) -> int:
         """A heartbeat older than this is a dead process's."""
         return self._clock() - STALE_SECONDS

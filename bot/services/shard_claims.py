@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.services.background import Background
@@ -27,6 +27,10 @@ from bot.sharding import describe_shard_ids
 from bot.storage.shards import ShardClaimRepository, ShardHolder
 
 log = logging.getLogger(__name__)
+
+
+LATE_SECONDS = int(HEARTBEAT_SECONDS * 1.5)
+"""A holder silent this long has missed a heartbeat: a start waits for it to go stale."""
 
 
 class ShardClaimRefused(Exception):
@@ -56,10 +60,12 @@ class ShardClaims:
         identity: ProcessIdentity,
         *,
         check_seconds: float = HEARTBEAT_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._claims = claims
         self._identity = identity
         self._check_seconds = check_seconds
+        self._sleep = sleep
         self._claimed: frozenset[int] = frozenset()
         self._on_lost: Callable[[str], None] | None = None
         self._watch = Background("shard-claims", self._watch_claims)
@@ -67,16 +73,21 @@ class ShardClaims:
     async def claim(self, shard_ids: tuple[int, ...], shard_count: int) -> Coverage:
         """Claim this process's shards; `ShardClaimRefused` (its message names what is in the
         way) if another live process holds any of them or runs another shard count."""
-        await self._identity.notice_exited()  # a crashed predecessor on this machine
-        result = await self._claims.claim(
-            self._identity.id,
-            shard_ids,
-            shard_count,
-            stale_before=self._identity.stale_before(),
-            others_dead=self._identity.exclusive,
-        )
-        if not result.granted:
-            raise ShardClaimRefused(_refusal(shard_ids, shard_count, result.refused_by))
+        while True:
+            await self._identity.notice_exited()  # a crashed predecessor on this machine
+            result = await self._claims.claim(
+                self._identity.id,
+                shard_ids,
+                shard_count,
+                stale_before=self._identity.stale_before(),
+                others_dead=self._identity.exclusive,
+            )
+            if result.granted:
+                break
+            wait = self._wait_for_late(result.refused_by)
+            if wait is None:
+                raise ShardClaimRefused(_refusal(shard_ids, shard_count, result.refused_by))
+            await self._sleep(wait)
         self._claimed = frozenset(shard_ids)
         coverage = _coverage(result.holders)
         if coverage.missing:
@@ -87,6 +98,26 @@ class ShardClaims:
                 shard_count,
             )
         return coverage
+
+    def _wait_for_late(self, holders: tuple[ShardHolder, ...]) -> float | None:
+        """Seconds until the holders in the way count as dead, if every one of them has
+        missed a heartbeat: most likely a crashed process on another machine or in another
+        container (a restarted container's, say), worth waiting out rather than refusing.
+        None while any of them beats on."""
+        now = self._identity.now()
+        if any(now - holder.heartbeat_at < LATE_SECONDS for holder in holders):
+            return None
+        last = max(holder.heartbeat_at for holder in holders)
+        wait = last + STALE_SECONDS + 1 - now
+        processes = sorted({holder.process_id for holder in holders})
+        log.info(
+            "the shards of process %s are still claimed, but it has been silent for %d s: "
+            "waiting %d s for it to count as dead",
+            ", ".join(map(str, processes)),
+            now - last,
+            wait,
+        )
+        return float(max(1, wait))
 
     async def coverage(self) -> Coverage:
         return _coverage(

@@ -27,6 +27,7 @@ class ShardHolder:
     process_id: int
     host: str
     pid: int
+    heartbeat_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ _DROP_DEAD = (
 )
 
 _HOLDERS = (
-    "SELECT c.shard_id, c.shard_count, c.process_id, p.host, p.pid"
+    "SELECT c.shard_id, c.shard_count, c.process_id, p.host, p.pid, p.heartbeat_at"
     " FROM shard_claims AS c JOIN processes AS p ON p.id = c.process_id"
     " WHERE p.stopped_at IS NULL AND (p.heartbeat_at >= :stale OR p.id = :me)"
     " AND NOT (:others_dead AND p.id <> :me)"
@@ -129,4 +130,5 @@ def _holder(row: Row) -> ShardHolder:
         process_id=int(row[2]),
         host=str(row[3]),
         pid=int(row[4]),
+        heartbeat_at=int(row[5]),
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.services.processes import STALE_SECONDS, ProcessIdentity
-from bot.services.shard_claims import ShardClaimRefused, ShardClaims
+from bot.services.shard_claims import LATE_SECONDS, ShardClaimRefused, ShardClaims
 from bot.settings import ProcessRole
 from bot.storage import Database
 from bot.storage.intents import ProcessRepository
@@ -30,9 +30,15 @@ T0 = 1_700_000_000
 class Clock:
     def __init__(self) -> None:
         self.now = T0
+        self.slept: list[float] = []
 
     def __call__(self) -> int:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """What a claim waiting for a silent holder sleeps through: time passes at once."""
+        self.slept.append(seconds)
+        self.now += int(seconds)
 
 
 @pytest.fixture
@@ -50,7 +56,7 @@ class Process:
             repository, exclusive=db.engine is Engine.SQLITE, role=role, clock=clock
         )
         self.shards = ShardClaims(
-            ShardClaimRepository(db, clock), self.identity, check_seconds=0.01
+            ShardClaimRepository(db, clock), self.identity, check_seconds=0.01, sleep=clock.sleep
         )
         self.repository = repository
 
@@ -112,15 +118,30 @@ async def test_claims_die_with_the_heartbeat_or_the_stop(db: Database) -> None:
     with pytest.raises(ShardClaimRefused):
         await newcomer.shards.claim((0,), 3)
 
-    clock.now += STALE_SECONDS - 1
-    await newcomer.repository.heartbeat(newcomer.identity.id)
-    with pytest.raises(ShardClaimRefused):  # old is late, not yet dead
-        await newcomer.shards.claim((0, 1), 3)
-    clock.now += 2
-    await newcomer.repository.heartbeat(newcomer.identity.id)
+    clock.now += STALE_SECONDS + 1
     coverage = await newcomer.shards.claim((0, 1), 3)
+    assert clock.slept == []  # old was dead already
     assert coverage.claimed == {0, 1}
     assert coverage.missing == (2,)
+
+
+async def test_a_start_waits_out_a_holder_that_missed_its_heartbeats_but_not_a_live_one(
+    db: Database,
+) -> None:
+    cluster_only(db)
+    clock = Clock()
+    beating, silent, newcomer = [await Process.start(db, clock) for _ in range(3)]
+    await beating.shards.claim((0,), 2)
+    await silent.shards.claim((1,), 2)
+    clock.now += LATE_SECONDS  # both missed a beat; one of them beats again
+    await beating.repository.heartbeat(beating.identity.id)
+    with pytest.raises(ShardClaimRefused):
+        await newcomer.shards.claim((0,), 2)
+    assert clock.slept == []
+    # The silent one is most likely a crashed process elsewhere: waited out, not refused.
+    coverage = await newcomer.shards.claim((1,), 2)
+    assert clock.slept == [STALE_SECONDS + 1 - LATE_SECONDS]
+    assert coverage.claimed == {0, 1}
 
 
 async def test_a_release_frees_the_shards_at_once(db: Database) -> None:
