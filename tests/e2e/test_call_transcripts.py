@@ -9,7 +9,6 @@ can write what a call said (`script_conversation`), move Runway's clock and brea
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest_asyncio
 from bot.runway.sandbox import Sandbox
 from bot.services.conversations import GONE
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import connect, rows
 from tests.e2e.session_steps import Browser, Row, run, session_rows, start_session
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, Member, Message
 from tests.runway.conftest import SANDBOX_KEY
@@ -106,25 +106,17 @@ async def press_recording(fake: FakeDiscord, message: Message, who: Member) -> M
 
 
 def conversations_kept(workdir: Path) -> set[str]:
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
-        rows = database.execute("SELECT runway_id FROM conversations").fetchall()
-    database.close()
-    return {row[0] for row in rows}
+    return {str(row["runway_id"]) for row in rows(workdir, "SELECT runway_id FROM conversations")}
 
 
 def failed_deletions(workdir: Path) -> int:
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
-        (count,) = database.execute(
-            "SELECT count(*) FROM conversations WHERE attempts > 0"
-        ).fetchone()
-    database.close()
-    return int(count)
+    found = rows(workdir, "SELECT count(*) AS n FROM conversations WHERE attempts > 0")
+    return int(found[0]["n"])
 
 
-def in_bot_database(workdir: Path, sql: str) -> None:
-    with sqlite3.connect(workdir / "bot.db", timeout=10) as database:
-        database.execute(sql)
-    database.close()
+def in_bot_database(workdir: Path, sql: str, params: tuple[object, ...] = ()) -> None:
+    with connect(workdir) as books:
+        books.fetch_all(sql, params)
 
 
 async def until(check: Any, what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
@@ -405,8 +397,8 @@ async def test_retention_deletes_at_runway_and_keeps_retrying_what_runway_refuse
     assert row.runway_id is not None
     in_bot_database(
         bot_workdir,
-        f"UPDATE conversations SET started_at = started_at - 3 * 86400"
-        f" WHERE runway_id = '{row.runway_id}'",
+        "UPDATE conversations SET started_at = started_at - 3 * 86400 WHERE runway_id = ?",
+        (row.runway_id,),
     )
     runway.inject("DELETE", CONVERSATION, status=503, times=None)
     deletes = runway.requests("DELETE", CONVERSATION)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import re
 import signal
-import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from bot.runway.sandbox import Sandbox
 from tests.e2e.avatar_steps import settled as settled_reply
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import rows, target
 from tests.e2e.realbot import start_real_bot
 from tests.e2e.session_steps import (
     PRESET,
@@ -237,14 +237,10 @@ async def until_text(fake: FakeDiscord, message_id: int, text: str) -> None:
 
 def live_sessions(workdir: Path) -> int:
     """Calls still live in the bot's database (earlier tests of this module may leave one)."""
-    if not (workdir / "bot.db").exists():
+    if isinstance(target(workdir), Path) and not (workdir / "bot.db").exists():
         return 0
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True) as database:
-        (count,) = database.execute(
-            "SELECT count(*) FROM sessions WHERE state IN ('RESERVED', 'OPEN')"
-        ).fetchone()
-    database.close()
-    return int(count)
+    found = rows(workdir, "SELECT count(*) AS n FROM sessions WHERE state IN ('RESERVED', 'OPEN')")
+    return int(found[0]["n"])
 
 
 async def test_sigterm_stops_the_bot_within_seconds_even_mid_join(

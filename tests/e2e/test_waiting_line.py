@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest_asyncio
 
 from bot.runway.sandbox import Sandbox
 from tests.e2e.conftest import runway_settings
+from tests.e2e.database import connect, rows
 from tests.e2e.session_steps import PRESET, PRESET_LABEL, Browser, link_in, run, start_session
 from tests.fakediscord import BotProcess, FakeDiscord, Guild, InteractionResult, Member, Message
 
@@ -48,9 +48,8 @@ async def browser(bot_web_port: int) -> AsyncIterator[Browser]:
 async def _every_call_ends(fake_discord: FakeDiscord, bot: BotProcess, bot_workdir: Path):  # type: ignore[no-untyped-def]
     """Each test starts with free slots and an empty line, and leaves them so."""
     yield
-    with sqlite3.connect(bot_workdir / "bot.db", timeout=10) as database:
-        database.execute("DELETE FROM waiting_line")
-    database.close()
+    with connect(bot_workdir) as books:
+        books.fetch_all("DELETE FROM waiting_line")
     for guild_id, member_id in live_calls(bot_workdir):
         guild = fake_discord.state.guilds[guild_id]
         member = guild.members.get(member_id) or fake_discord.create_member(
@@ -60,24 +59,17 @@ async def _every_call_ends(fake_discord: FakeDiscord, bot: BotProcess, bot_workd
     await until(lambda: not live_calls(bot_workdir), "calls still live after the test")
 
 
-def rows(workdir: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    with sqlite3.connect(f"file:{workdir / 'bot.db'}?mode=ro", uri=True, timeout=10) as database:
-        found = database.execute(sql, params).fetchall()
-    database.close()
-    return found
-
-
 def live_calls(workdir: Path) -> list[tuple[int, int]]:
     found = rows(
         workdir, "SELECT guild_id, member_id FROM sessions WHERE state IN ('RESERVED', 'OPEN')"
     )
-    return [(int(g), int(m)) for g, m in found]  # type: ignore[call-overload]
+    return [(int(row["guild_id"]), int(row["member_id"])) for row in found]
 
 
 def waiting(workdir: Path) -> list[tuple[int, int, int]]:
     """(id, guild, member) of everyone in line, by arrival."""
     found = rows(workdir, "SELECT id, guild_id, member_id FROM waiting_line ORDER BY id")
-    return [(int(i), int(g), int(m)) for i, g, m in found]  # type: ignore[call-overload]
+    return [(int(row["id"]), int(row["guild_id"]), int(row["member_id"])) for row in found]
 
 
 async def until(check: Callable[[], object], what: str, timeout: float = 15.0) -> None:  # noqa: ASYNC109

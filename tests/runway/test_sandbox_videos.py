@@ -50,19 +50,22 @@ async def api(production_sandbox: Sandbox) -> Any:
 async def test_text_video_goes_through_every_status_to_a_real_mp4(
     api: httpx.AsyncClient, production_sandbox: Sandbox
 ) -> None:
-    production_sandbox.config.task_throttled_seconds = 1.0
+    # Each status lasts long enough that a slow machine's real seconds cannot skip one.
+    config = production_sandbox.config
+    config.task_pending_seconds, config.task_throttled_seconds = 20.0, 10.0
+    config.task_render_seconds = 80.0
     created = await _ok(await api.post(VIDEOS, json=_text()))
     assert set(created) == {"id"}
     pending = await _task(api, created["id"])
     assert pending["status"] == "PENDING"
     assert pending["estimatedCost"] == {"credits": 2}  # 12 words at 2.5 a second: 4.8 s
-    production_sandbox.advance(2.5)
+    production_sandbox.advance(25)
     assert (await _task(api, created["id"]))["status"] == "THROTTLED"
-    production_sandbox.advance(5)
+    production_sandbox.advance(20)
     running = await _task(api, created["id"])
     assert running["status"] == "RUNNING"
     assert 0 < running["progress"] < 1
-    production_sandbox.advance(10)
+    production_sandbox.advance(80)
     done = await _task(api, created["id"])
     assert done["status"] == "SUCCEEDED"
     assert done["cost"] == {"credits": 2}
@@ -165,6 +168,7 @@ async def test_bad_requests_are_400_with_issues(
 async def test_a_custom_avatar_must_be_ready(
     api: httpx.AsyncClient, production_sandbox: Sandbox
 ) -> None:
+    production_sandbox.config.avatar_processing_seconds = 60.0  # still PROCESSING when asked
     processing = (await _avatar(api))["id"]
     body = _text() | {"avatar": {"type": "custom", "avatarId": processing}}
     async with _client(production_sandbox, checked=False) as unchecked:

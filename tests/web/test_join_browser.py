@@ -22,6 +22,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from bot.services.join_types import JoinState
+from bot.web.security import JoinRateLimits, Rate
 from bot.web.server import build_app
 from tests.web.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.web.fake_backend import FakeBackend
@@ -33,6 +34,11 @@ FAKE_LIVEKIT = Path(__file__).with_name("fake_livekit.js")
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 END_CALL = json.dumps({"type": "END_CALL"}, separators=(",", ":"))
+# Every test of the module shares one site and one address (127.0.0.1). The production
+# limits (10 credential requests a minute) would make a test fail or pass depending on which
+# tests ran just before it in random order; the limits have their own tests in test_security.
+ROOMY = Rate(10_000, 60.0)
+ROOMY_LIMITS = JoinRateLimits(page=ROOMY, credentials=ROOMY, ended=ROOMY, picture=ROOMY)
 
 
 @dataclass
@@ -47,7 +53,12 @@ async def site() -> AsyncIterator[Site]:
     livekit_build = require_browser()
     backend = FakeBackend()
     async with LiveKitStandIn().serve() as standin:
-        app = build_app(backend, livekit_dist=livekit_build, livekit_origins=[standin.url])
+        app = build_app(
+            backend,
+            livekit_dist=livekit_build,
+            livekit_origins=[standin.url],
+            rate_limits=ROOMY_LIMITS,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
