@@ -2,7 +2,8 @@
 
 Exit codes: 0 after a clean stop, 2 when settings are missing or wrong (the message
 names every bad variable) or the database cannot be used (too new, or PostgreSQL
-unreachable: one line naming its host and port, never its password), 1 for anything else.
+unreachable: one line naming its host and port, never its password), 1 for anything else
+(among them a bot that stopped by itself because another process took its shards).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 from pydantic import ValidationError
 
-from bot.app import StartupError, run
+from bot.app import StartupError, StoppedError, run
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, describe_errors
 from bot.storage.errors import DatabaseUnavailableError, SchemaTooNewError
@@ -32,6 +33,9 @@ def main() -> int:
     except StartupError as error:
         print(f"The bot cannot start: {error}", file=sys.stderr)  # noqa: T201
         return error.exit_code
+    except StoppedError as error:
+        print(f"The bot stopped: {error}", file=sys.stderr)  # noqa: T201
+        return 1
     except (SchemaTooNewError, DatabaseUnavailableError) as error:
         print(f"The bot cannot start: {error}", file=sys.stderr)  # noqa: T201
         return 2

@@ -3,6 +3,7 @@
 Order matters: the database first (everything records into it), then Runway (real or the
 in-process sandbox), then the web server, and the Discord client last, so that nothing a
 member triggers can reach a part that is not running yet. Shutdown runs the other way.
+A web-only process (BOT_ROLE=web) stops after the web server: no Discord client, no tracker.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from bot.gateway_metrics import gateway_source
 from bot.net.safe_fetch import SafeFetcher
 from bot.runway.client import RunwayClient
 from bot.runway_bot import RunwayCharactersBot
-from bot.services.container import build_services, video_fetcher
+from bot.services.container import Services, build_services, video_fetcher
 from bot.services.live_metrics import LiveMetrics
-from bot.settings import Settings
+from bot.services.shard_claims import ShardClaimRefused
+from bot.settings import ProcessRole, Settings
 from bot.storage.database import Database
 from bot.storage.live_stats import LiveStatsRepository
 from bot.telemetry.metrics import BUILD_INFO
@@ -56,6 +58,12 @@ SHARD_REFUSALS = {
 }
 
 
+DRAIN_SECONDS = 20
+"""How long a stopping bot process lets the interactions it is answering finish: longer than
+a session start takes when Runway is healthy, within Docker's 30 s stop_grace_period (see
+deploy/compose.yaml)."""
+
+
 class StartupError(Exception):
     """A problem an operator must fix before the bot can run; its message says how.
 
@@ -65,6 +73,10 @@ class StartupError(Exception):
     def __init__(self, message: str, *, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class StoppedError(Exception):
+    """The bot stopped by itself while running; the message says why (exit status 1)."""
 
 
 @asynccontextmanager
@@ -153,19 +165,19 @@ async def run(settings: Settings) -> None:
             video_poll_seconds=settings.video_poll_seconds,
             video_render_timeout=settings.video_render_timeout_seconds,
             runway_max_live_sessions=settings.runway_max_live_sessions,
+            role=settings.bot_role,
         )
         # Retention and planner statistics on a schedule; stopped (with the chart process)
         # before the database closes.
         stack.push_async_callback(services.close)
-        services.maintenance.start()
         metrics = metrics_endpoint(settings, database, runway)
-        services.conversations.start()
         web_app = build_app(
             services.sessions,
             livekit_dist=find_livekit_dist(),
             livekit_origins=[*settings.livekit_origin_list, *sandbox_livekit(settings)],
             rate_limits=JoinRateLimits(trust_forwarded_for=settings.trust_forwarded_for),
             metrics=metrics if settings.metrics_port is None else None,
+            role=settings.bot_role.value,
         )
         await stack.enter_async_context(
             serving(web_app, host=settings.web_host, port=settings.web_port)
@@ -178,19 +190,26 @@ async def run(settings: Settings) -> None:
                     port=settings.metrics_port,
                 )
             )
+        if settings.bot_role is ProcessRole.WEB:
+            await _serve_web_only(services, stop)
+            return
+        services.maintenance.start()
+        services.conversations.start()
         bot = RunwayCharactersBot(
             settings=settings, runway=runway, services=services, state=services.state
         )
         if metrics is not None:
-            metrics.add_source("gateway", gateway_source(bot))
+            metrics.add_source("gateway", gateway_source(bot, services.shards))
         await stack.enter_async_context(bot)
         # The bot starts the tracker once its cogs listen for settled sessions; it stops
         # before the bot closes (below), and here too if start-up fails half-way.
         stack.push_async_callback(services.identity.stop)
+        stack.push_async_callback(services.shards.release)
         stack.push_async_callback(services.reconciler.stop)
         stack.push_async_callback(services.tracker.stop)
         stack.push_async_callback(services.videos.tracker.stop)
         stack.push_async_callback(services.line.stop)
+        assert settings.discord_token is not None  # the settings require it of a bot process
         client_task = asyncio.create_task(
             bot.start(settings.discord_token.get_secret_value()), name="discord-client"
         )
@@ -200,12 +219,35 @@ async def run(settings: Settings) -> None:
         if client_task in done:
             _raise_startup_problem(client_task)
         log.info("stopping")
+        unfinished = await bot.drain(DRAIN_SECONDS)
+        if unfinished:
+            log.warning(
+                "%d interactions still running after %d s; stopping anyway (the next "
+                "process resolves what they leave)",
+                unfinished,
+                DRAIN_SECONDS,
+            )
         await services.line.stop()
         await services.tracker.stop()
         await services.videos.tracker.stop()
         await services.reconciler.stop()
         await bot.close()
         await asyncio.gather(client_task, return_exceptions=True)
+        if bot.fault is not None:
+            raise StoppedError(bot.fault)
+
+
+async def _serve_web_only(services: Services, stop: asyncio.Event) -> None:
+    """BOT_ROLE=web: the join pages (already serving), a heartbeat so the cluster sees this
+    process, and nothing else: no gateway, no tracker, no scheduled work, which the bot
+    processes do."""
+    services.identity.start_heartbeat()
+    log.info("web-only process: serving join pages without a Discord connection")
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await services.identity.stop()
 
 
 def _raise_startup_problem(task: asyncio.Task[None]) -> None:
@@ -224,5 +266,7 @@ def _raise_startup_problem(task: asyncio.Task[None]) -> None:
             f"Discord could not be reached ({error.host}): check this machine's network.",
             exit_code=1,
         )
+    if isinstance(error, ShardClaimRefused):
+        raise StartupError(f"the shards it would run are taken: {error}")
     if error is not None:
         raise error

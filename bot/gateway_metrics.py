@@ -1,4 +1,5 @@
-"""Each gateway shard's heartbeat latency and whether it is connected, read at scrape time.
+"""Each gateway shard's heartbeat latency and whether it is connected, and how many shards
+of the cluster no process runs, read at scrape time.
 
 Only a process with a gateway connection registers this source, so a web-only process
 exports no gateway series at all. The `shard` label is bounded by the shard count.
@@ -12,11 +13,12 @@ from collections.abc import Iterable
 import discord
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from bot.services.shard_claims import ShardClaims
 from bot.telemetry.exposition import ScrapeSource
-from bot.telemetry.metrics import GATEWAY_LATENCY, GATEWAY_SHARD_UP
+from bot.telemetry.metrics import GATEWAY_LATENCY, GATEWAY_SHARD_UP, GATEWAY_SHARDS_UNCLAIMED
 
 
-def gateway_source(client: discord.AutoShardedClient) -> ScrapeSource:
+def gateway_source(client: discord.AutoShardedClient, claims: ShardClaims) -> ScrapeSource:
     async def collect() -> Iterable[Metric]:
         latency = GaugeMetricFamily(
             GATEWAY_LATENCY,
@@ -34,6 +36,12 @@ def gateway_source(client: discord.AutoShardedClient) -> ScrapeSource:
         )
         for shard_id, shard in client.shards.items():
             up.add_metric([str(shard_id)], 0.0 if shard.is_closed() else 1.0)
-        return [latency, up]
+        unclaimed = GaugeMetricFamily(
+            GATEWAY_SHARDS_UNCLAIMED,
+            "Shards of the bot's shard count that no live process has claimed (the "
+            "database's view, the same from every bot process).",
+        )
+        unclaimed.add_metric([], float(len((await claims.coverage()).missing)))
+        return [latency, up, unclaimed]
 
     return collect

@@ -9,6 +9,7 @@ recommends.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -81,6 +82,10 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         self.version = __version__
         self.started_monotonic = time.monotonic()
         self._identify_pacer: IdentifyPacer | None = None
+        self._answering: set[asyncio.Task[Any]] = set()
+        self.fault: str | None = None
+        """Why the bot stopped by itself, if it did (the process then exits 1)."""
+        self._closing_for_fault: asyncio.Task[None] | None = None
         self._bind_log_context_to_interactions()
 
     def _bind_log_context_to_interactions(self) -> None:
@@ -99,14 +104,20 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         def parse_in_context(data: Any) -> None:
             guild = data.get("guild_id")
             guild_id = int(guild) if guild else None
+            before = asyncio.all_tasks()
             with log_context.bound(
                 request_id=str(data.get("id")), guild_id=guild_id, shard=self.shard_for(guild_id)
             ):
                 parse(data)
+            # The tasks this interaction set off, for `drain` to wait on at shutdown.
+            for task in asyncio.all_tasks() - before:
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
 
         parsers["INTERACTION_CREATE"] = parse_in_context
 
     async def setup_hook(self) -> None:
+        await self._claim_shards()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # Started only now that the cogs listen for settled sessions and reconciled intents
@@ -129,8 +140,8 @@ class RunwayCharactersBot(commands.AutoShardedBot):
     @property
     def process_shard_ids(self) -> tuple[int, ...]:
         """The shards this process runs: SHARD_IDS, or all of SHARD_COUNT's or of Discord's
-        recommended count. Empty until the client has asked Discord, just before the first
-        IDENTIFY (see `before_identify_hook`)."""
+        recommended count. Empty until `setup_hook` has asked Discord for its
+        recommendation, when SHARD_COUNT is unset (see `_claim_shards`)."""
         if self.shard_count is None:
             return ()
         if self.shard_ids is None:
@@ -147,12 +158,31 @@ class RunwayCharactersBot(commands.AutoShardedBot):
         noun = "shard" if len(ids) == 1 else "shards"
         return f"{noun} {describe_shard_ids(ids)} of {self.shard_count}"
 
+    async def _claim_shards(self) -> None:
+        """Claim this process's shards in the database before anything else starts.
+
+        The shard count may be known only now: with SHARD_COUNT unset, this asks
+        `GET /gateway/bot` for Discord's recommendation (which discord.py would otherwise
+        ask just before connecting) and keeps it. A refused claim (`ShardClaimRefused`)
+        ends `start()` before the tracker or any shard starts: the composition root turns
+        it into one line and exit status 2.
+        """
+        if self.shard_count is None:
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        await self.services.shards.claim(self.process_shard_ids, self.shard_count)
+        self.services.shards.watch(self._shards_lost)
+
+    def _shards_lost(self, reason: str) -> None:
+        """Another process took this one's shards: stop at once (see `ShardClaims.watch`)."""
+        log.error("%s", reason)
+        self.fault = reason
+        self._closing_for_fault = asyncio.create_task(self.close(), name="shards-lost")
+
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Pace each shard's IDENTIFY by Discord's session start limit (`max_concurrency`).
 
-        The first call is the first moment the shard count is known (discord.py asks
-        `GET /gateway/bot` when SHARD_COUNT is unset) and nothing has identified yet: the
-        place to announce, or to claim in a shared database, which shards this process runs.
+        The first call comes after `setup_hook` has claimed this process's shards and before
+        anything has identified: the place to announce which shards this process runs.
         """
         if self._identify_pacer is None:
             limits = await self.fetch_session_start_limits()
@@ -165,6 +195,19 @@ class RunwayCharactersBot(commands.AutoShardedBot):
                 limits.max_concurrency,
             )
         await self._identify_pacer.wait_turn(shard_id or 0)
+
+    async def drain(self, within: float) -> int:
+        """Stop receiving events, then wait up to `within` seconds for the interactions
+        being answered (a session start half-way through Runway, say) to finish; returns
+        how many are still running. For a rolling restart: the shards' events stop here, so
+        nothing new starts, while REST stays open for the replies in flight to be sent."""
+        pending = {task for task in self._answering if not task.done()}
+        if not pending:
+            return 0  # `close`, which comes next, closes the shards as quickly
+        log.info("finishing %d interactions in flight", len(pending))
+        await asyncio.gather(*(shard.disconnect() for shard in self.shards.values()))
+        _, pending = await asyncio.wait(pending, timeout=within)
+        return len(pending)
 
     async def on_shard_ready(self, shard_id: int) -> None:
         servers = sum(1 for guild in self.guilds if guild.shard_id == shard_id)

@@ -41,6 +41,15 @@ class Dialect(StrEnum):
     SEED = "seed"
 
 
+class ProcessRole(StrEnum):
+    """What a process of the bot does (BOT_ROLE)."""
+
+    ALL = "all"
+    """The gateway, the tracker, the reconciler and the join pages: `python -m bot`."""
+    WEB = "web"
+    """Join pages, the picture, health and metrics, without a gateway."""
+
+
 class LogLevel(StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
@@ -60,8 +69,16 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    discord_token: SecretStr = Field(
-        description="The bot token from the Discord developer portal (Bot > Reset Token).",
+    bot_role: ProcessRole = Field(
+        default=ProcessRole.ALL,
+        description="all: the Discord gateway, the session tracker and the join pages (one "
+        "process does it all); web: join pages, health and metrics only, no gateway, for "
+        "running several behind a load balancer (needs DATABASE_URL).",
+    )
+    discord_token: SecretStr | None = Field(
+        default=None,
+        description="The bot token from the Discord developer portal (Bot > Reset Token); "
+        "not needed when BOT_ROLE=web.",
     )
     runwayml_api_secret: SecretStr | None = Field(
         default=None,
@@ -244,9 +261,9 @@ class Settings(BaseSettings):
     @model_validator(mode="wrap")
     @classmethod
     def _need_key_or_sandbox(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        """Report settings that are required only outside sandbox mode together with every
-        other bad variable, so an operator fixes them all in one go."""
-        missing = _required_outside_sandbox(data)
+        """Report settings that are required only outside sandbox mode, or only in one role,
+        together with every other bad variable, so an operator fixes them all in one go."""
+        missing = _required_outside_sandbox(data) + _required_by_role(data)
         try:
             settings = handler(data)
         except ValidationError as error:
@@ -310,19 +327,64 @@ class Settings(BaseSettings):
 
 
 def _required_outside_sandbox(data: Any) -> list[InitErrorDetails]:
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or _truthy(data.get("runway_sandbox")):
         return []
-    if str(data.get("runway_sandbox", "")).strip().lower() in ("1", "true", "yes", "on"):
-        return []
+    # A web process issues no join links, so it needs no PUBLIC_URL.
+    needed = ["runwayml_api_secret"] if _role(data) == ProcessRole.WEB.value else []
     return [
-        InitErrorDetails(
-            type=PydanticCustomError("missing_live", "missing (needed unless RUNWAY_SANDBOX=true)"),
-            loc=(name,),
-            input=None,
-        )
-        for name in ("runwayml_api_secret", "public_url")
+        _problem(name, "missing_live", "missing (needed unless RUNWAY_SANDBOX=true)")
+        for name in needed or ["runwayml_api_secret", "public_url"]
         if not data.get(name)
     ]
+
+
+def _required_by_role(data: Any) -> list[InitErrorDetails]:
+    """A bot process needs its Discord token. A web process needs the shared engine: it
+    serves join codes a bot process issued and records what the page reports, which only a
+    database every process reaches holds (the SQLite file serves one process); and a real
+    Runway, since the sandbox lives inside one process and the web one could not see it."""
+    if not isinstance(data, dict):
+        return []
+    role = _role(data)
+    if role == ProcessRole.ALL.value and not data.get("discord_token"):
+        return [_problem("discord_token", "missing_token", "missing (needed unless BOT_ROLE=web)")]
+    if role != ProcessRole.WEB.value:
+        return []  # a valid bot process, or a BOT_ROLE that is reported on its own
+    problems: list[InitErrorDetails] = []
+    if not str(data.get("database_url") or "").strip():
+        problems.append(
+            _problem(
+                "database_url",
+                "web_needs_postgres",
+                "needed when BOT_ROLE=web: a web process serves the join codes bot processes "
+                "issue, so it must share their PostgreSQL database (the SQLite file serves "
+                "one process; without DATABASE_URL run BOT_ROLE=all, which serves join pages "
+                "too)",
+            )
+        )
+    if _truthy(data.get("runway_sandbox")):
+        problems.append(
+            _problem(
+                "runway_sandbox",
+                "web_no_sandbox",
+                "cannot be true when BOT_ROLE=web: the sandbox lives inside one process, so a "
+                "web process could not see the sessions the bot process created (point "
+                "RUNWAY_BASE_URL and RUNWAYML_API_SECRET at Runway instead)",
+            )
+        )
+    return problems
+
+
+def _role(data: dict[str, Any]) -> str:
+    return str(data.get("bot_role") or ProcessRole.ALL.value).strip().lower()
+
+
+def _truthy(value: Any) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _problem(name: str, kind: str, message: str) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=(name,), input=None)
 
 
 def _init_details(item: ErrorDetails) -> InitErrorDetails:

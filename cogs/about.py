@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.discord_permissions import invite_permissions, label
 from bot.runway_bot import RunwayCharactersBot
 from bot.services.durations import duration_text
+from bot.services.shard_claims import Coverage
 from bot.sharding import describe_shard_ids
 from cogs.command_index import for_everyone
 from cogs.recovery import reconciliation_summary
@@ -55,6 +56,11 @@ class About(commands.Cog):
             )
         if interaction.guild_id is not None and interaction.permissions.manage_guild:
             embed.add_field(
+                name="Shards of all processes (admins)",
+                value=coverage_text(await self.bot.services.shards.coverage()),
+                inline=False,
+            )
+            embed.add_field(
                 name="Runway check (admins)",
                 value=await reconciliation_summary(self.bot, interaction.guild_id),
                 inline=False,
@@ -62,6 +68,20 @@ class About(commands.Cog):
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
+
+
+def coverage_text(coverage: Coverage) -> str:
+    """What the live processes run, as the database shows it, and what none of them does."""
+    if coverage.shard_count is None:
+        return "No live process has claimed shards."
+    noun = "process runs" if coverage.processes == 1 else "processes run"
+    text = f"{coverage.processes} {noun} {len(coverage.claimed)} of {coverage.shard_count} shards."
+    if coverage.missing:
+        text += (
+            f" No process runs {describe_shard_ids(coverage.missing)}: servers on those shards "
+            "get no answer until one starts (check SHARD_IDS)."
+        )
+    return text
 
 
 async def setup(bot: RunwayCharactersBot) -> None:

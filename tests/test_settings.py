@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import Settings, describe_errors
+from bot.settings import ProcessRole, Settings, describe_errors
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "sk-very-secret-value-123"
@@ -235,3 +235,66 @@ def test_runway_max_live_sessions_defaults_to_five(
         ).runway_max_live_sessions
         == 20
     )
+
+
+def web_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """Settings of a BOT_ROLE=web process read from exactly `env`."""
+    monkeypatch.chdir(tmp_path)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in {"BOT_ROLE": "web", **env}.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+def test_a_web_process_needs_no_discord_token_and_no_public_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = web_settings(
+        {"DATABASE_URL": "postgresql://bot@db.example.org/bot", "RUNWAYML_API_SECRET": SECRET},
+        monkeypatch,
+        tmp_path,
+    )
+    assert settings.bot_role is ProcessRole.WEB
+    assert settings.discord_token is None
+
+
+@pytest.mark.parametrize(
+    ("env", "lines"),
+    [
+        (
+            {"RUNWAYML_API_SECRET": SECRET},
+            ["DATABASE_URL: needed when BOT_ROLE=web: a web process serves the join codes"],
+        ),
+        (
+            {"RUNWAY_SANDBOX": "true"},
+            [
+                "DATABASE_URL: needed when BOT_ROLE=web",
+                "RUNWAY_SANDBOX: cannot be true when BOT_ROLE=web: the sandbox lives inside one",
+            ],
+        ),
+        (
+            {"DATABASE_URL": "postgresql://bot@db.example.org/bot"},
+            ["RUNWAYML_API_SECRET: missing (needed unless RUNWAY_SANDBOX=true)"],
+        ),
+        ({"BOT_ROLE": "gateway", "RUNWAY_SANDBOX": "true"}, ["BOT_ROLE: Input should be 'all'"]),
+    ],
+)
+def test_a_web_process_is_told_what_it_lacks(
+    env: dict[str, str], lines: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        web_settings(env, monkeypatch, tmp_path)
+    report = describe_errors(caught.value).splitlines()
+    for line in lines:
+        assert [entry for entry in report if line in entry], report
+    assert len(report) == len(lines) + 2, report
+
+
+def test_a_bot_process_still_needs_its_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        web_settings({"BOT_ROLE": "all", "RUNWAY_SANDBOX": "true"}, monkeypatch, tmp_path)
+    report = describe_errors(caught.value)
+    assert "DISCORD_TOKEN: missing (needed unless BOT_ROLE=web)" in report

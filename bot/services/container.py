@@ -35,6 +35,7 @@ from bot.services.reconcile_kinds import AvatarHandler, DocumentHandler, Session
 from bot.services.reconcile_videos import VideoHandler
 from bot.services.reconciler import DEAD_OWNER_GRACE_SECONDS, INTERVAL_SECONDS, Reconciler
 from bot.services.sessions import SessionService
+from bot.services.shard_claims import ShardClaims
 from bot.services.tracker import SessionTracker
 from bot.services.usage_reports import UsageReports
 from bot.services.video_quotas import VideoQuotas
@@ -43,6 +44,7 @@ from bot.services.videos import VideoService
 from bot.services.voices import VoiceCatalog
 from bot.services.waiting_line import WaitingLine
 from bot.services.welcome import Welcomes
+from bot.settings import ProcessRole
 from bot.storage import (
     AppStateRepository,
     AuditRepository,
@@ -61,6 +63,8 @@ from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
 from bot.storage.retention import RetentionRepository
+from bot.storage.shards import ShardClaimRepository
+from bot.storage.sql import Engine
 from bot.storage.videos import VideoRepository
 from bot.storage.waiting_line import WaitingLineRepository
 from bot.storage.welcomes import WelcomeRepository
@@ -105,6 +109,7 @@ class Services:
     welcomes: Welcomes
     channel_posts: ChannelPostProblems
     identity: ProcessIdentity
+    shards: ShardClaims
     reconciler: Reconciler
     privacy: PrivacyService
     maintenance: Maintenance
@@ -143,9 +148,13 @@ async def build_services(
     video_poll_seconds: float = POLL_SECONDS,
     video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
     line_poll_seconds: float = 10.0,
+    role: ProcessRole = ProcessRole.ALL,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
-    identity = ProcessIdentity(ProcessRepository(database))
+    # One process at a time on the SQLite file; several on PostgreSQL (see processes.py).
+    identity = ProcessIdentity(
+        ProcessRepository(database), exclusive=database.engine is Engine.SQLITE, role=role
+    )
     await identity.register()
     intents = IntentRepository(database)
     # Runway may still be working on a create it did not answer for about half as long as the
@@ -283,6 +292,7 @@ async def build_services(
         welcomes=Welcomes(WelcomeRepository(database)),
         channel_posts=ChannelPostProblems(audit),
         identity=identity,
+        shards=ShardClaims(ShardClaimRepository(database), identity),
         reconciler=reconciler,
         privacy=privacy,
         maintenance=Maintenance(privacy=privacy, optimize=database.optimize),

@@ -102,13 +102,15 @@ class ProcessRepository:
         self._db = db
         self._clock = clock
 
-    async def register(self) -> int:
+    async def register(self, *, role: str = "all", place: str | None = None) -> int:
+        """A row for this process; `role` is "all" or "web" (BOT_ROLE), `place` where its pid means
+        something (see `bot.services.processes.process_place`)."""
         now = self._clock()
         row = await self._db.write(
             lambda tx: tx.fetch_one(
-                "INSERT INTO processes (host, pid, started_at, heartbeat_at)"
-                " VALUES (?, ?, ?, ?) RETURNING id",
-                (socket.gethostname()[:255], os.getpid(), now, now),
+                "INSERT INTO processes (host, pid, started_at, heartbeat_at, role, place)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (socket.gethostname()[:255], os.getpid(), now, now, role, place),
             )
         )
         assert row is not None
@@ -140,6 +142,31 @@ class ProcessRepository:
             {"me": me, "others": others_dead, "stale": stale_before},
         )
         return [int(row[0]) for row in rows]
+
+    async def live_in_place(
+        self, me: int, place: str, *, stale_before: int
+    ) -> list[tuple[int, int]]:
+        """(id, pid) of the other processes in `place` that still count as live."""
+        rows = await self._db.fetch_all(
+            "SELECT id, pid FROM processes WHERE id <> :me AND place = :place"
+            " AND stopped_at IS NULL AND heartbeat_at >= :stale ORDER BY id",
+            {"me": me, "place": place, "stale": stale_before},
+        )
+        return [(int(row[0]), int(row[1])) for row in rows]
+
+    async def gone(self, process_ids: list[int]) -> None:
+        """Record that these processes are known to have exited (their pid is gone), so every
+        other process treats them as dead at once too."""
+        now = self._clock()
+
+        def body(tx: WriteTx) -> None:
+            for process_id in process_ids:
+                tx.execute(
+                    "UPDATE processes SET stopped_at = ? WHERE id = ? AND stopped_at IS NULL",
+                    (now, process_id),
+                )
+
+        await self._db.write(body)
 
 
 class IntentRepository:

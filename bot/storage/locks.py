@@ -13,3 +13,4 @@ from enum import IntEnum
 
 class LockKey(IntEnum):
     MIGRATIONS = 0x52_57_43_44_00_01  # "RWCD" + 1: migrating the schema
+    SHARD_CLAIMS = 0x52_57_43_44_00_02  # "RWCD" + 2: claiming gateway shards at start-up

@@ -123,6 +123,7 @@ TRACKER_OVERDUE: Final = PREFIX + "tracker_overdue_seconds"
 INTENTS_UNRESOLVED: Final = PREFIX + "intents_unresolved"
 GATEWAY_LATENCY: Final = PREFIX + "gateway_latency_seconds"
 GATEWAY_SHARD_UP: Final = PREFIX + "gateway_shard_up"
+GATEWAY_SHARDS_UNCLAIMED: Final = PREFIX + "gateway_shards_unclaimed"
 SCRAPE_SOURCE_UP: Final = PREFIX + "scrape_source_up"
 SCRAPE_TIME_GAUGES: Final = (
     LIVE_SESSIONS,
@@ -130,6 +131,7 @@ SCRAPE_TIME_GAUGES: Final = (
     INTENTS_UNRESOLVED,
     GATEWAY_LATENCY,
     GATEWAY_SHARD_UP,
+    GATEWAY_SHARDS_UNCLAIMED,
     SCRAPE_SOURCE_UP,
 )
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.web.join import JOIN_PREFIXES, JoinBackend, add_join_routes
 from bot.web.metrics import MetricsEndpoint, add_metrics_route, request_middleware
@@ -16,9 +17,15 @@ from bot.web.security import DEFAULT_RATE_LIMITS, JoinRateLimits
 log = logging.getLogger(__name__)
 
 
-async def _health(_: web.Request) -> web.Response:
-    """For Docker's HEALTHCHECK and load balancers: the process is up and serving."""
-    return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+def _health(role: str) -> Handler:
+    """For Docker's HEALTHCHECK and load balancers: the process is up and serving, and in
+    which role (bot or web)."""
+    body = {"status": "ok", "role": role}
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    return health
 
 
 def build_app(
@@ -28,12 +35,13 @@ def build_app(
     livekit_origins: Sequence[str],
     rate_limits: JoinRateLimits = DEFAULT_RATE_LIMITS,
     metrics: MetricsEndpoint | None = None,
+    role: str = "all",
 ) -> web.Application:
     """The health check and the join pages, served by `backend` (the session service), and
     `/metrics` when `metrics` is given (token-protected: see `bot.web.metrics`)."""
     app = web.Application(client_max_size=64 * 1024)
     app.middlewares.append(request_middleware(JOIN_PREFIXES))
-    app.router.add_get("/healthz", _health)
+    app.router.add_get("/healthz", _health(role))
     if metrics is not None:
         add_metrics_route(app, metrics)
     add_join_routes(

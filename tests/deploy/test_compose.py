@@ -32,8 +32,6 @@ COMPOSE = DEPLOY / "compose.yaml"
 CADDYFILE = DEPLOY / "Caddyfile"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 SECRET_NAMES = ("DISCORD_TOKEN", "RUNWAYML_API_SECRET", "METRICS_TOKEN", "POSTGRES_PASSWORD")
-# Settings built beside this work (the web-only role), by their fixed names.
-PARALLEL_SETTINGS = {"BOT_ROLE"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 
 
@@ -125,7 +123,7 @@ def test_the_bot_processes_run_every_shard_exactly_once() -> None:
 
 
 def test_every_variable_given_to_the_bot_is_one_of_its_settings() -> None:
-    known = {field.upper() for field in Settings.model_fields} | PARALLEL_SETTINGS
+    known = {field.upper() for field in Settings.model_fields}
     for name, service in app_services().items():
         unknown = set(service["environment"]) - known
         assert not unknown, f"{name}: not settings of the bot: {unknown}"

@@ -31,6 +31,7 @@ from tests.e2e.session_steps import (
     SESSIONS_ROUTE,
     Browser,
     end_session,
+    link_in,
     only_row,
     session_rows,
     settled,
@@ -38,7 +39,7 @@ from tests.e2e.session_steps import (
     wait_for_row,
     wait_for_sweep,
 )
-from tests.fakediscord import FakeDiscord, Member, Message
+from tests.fakediscord import FakeDiscord, InteractionResult, Member, Message
 
 # Measured ~4.1 s with a join in flight: aiohttp waits the web server's 2 s shutdown
 # timeout for the handler, then up to 2 s more after cancelling it. Idle, ~0.1 s.
@@ -52,6 +53,21 @@ def bot_settings(runway: Sandbox, bot_web_port: int) -> Mapping[str, str]:
 
 def summaries(fake: FakeDiscord, member: Member) -> list[Message]:
     return [m for m in fake.dms(member) if m.embeds and "has ended" in (m.embeds[0].title or "")]
+
+
+async def start_while_runway_answers_late(
+    fake: FakeDiscord, runway: Sandbox, member: Member, *, latency: float
+) -> InteractionResult:
+    """/session start, returning once Runway has made the session but before it answers
+    (it answers `latency` seconds later)."""
+    runway.inject("POST", SESSIONS_ROUTE, latency=latency, before_handler=False)
+    created_before = runway.handled("POST", SESSIONS_ROUTE)
+    asked = await fake.invoke("session start", member=member, options={"avatar": PRESET})
+    deadline = time.monotonic() + 10
+    while runway.handled("POST", SESSIONS_ROUTE) == created_before:
+        assert time.monotonic() < deadline, "Runway never got the create"
+        await asyncio.sleep(0.02)
+    return asked
 
 
 async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_restart(
@@ -125,13 +141,7 @@ async def test_a_start_killed_while_runway_creates_is_found_cancelled_and_told_a
         guild = await fake_discord.create_guild("Killed Start Server")
         member = fake_discord.create_member(guild, "caller")
         admin = fake_discord.create_member(guild, "admin", manage_guild=True)
-        runway.inject("POST", SESSIONS_ROUTE, latency=4.0, before_handler=False)
-        created_before = runway.handled("POST", SESSIONS_ROUTE)
-        await fake_discord.invoke("session start", member=member, options={"avatar": PRESET})
-        deadline = time.monotonic() + 10
-        while runway.handled("POST", SESSIONS_ROUTE) == created_before:
-            assert time.monotonic() < deadline, "Runway never got the create"
-            await asyncio.sleep(0.02)
+        await start_while_runway_answers_late(fake_discord, runway, member, latency=4.0)
         first.process.send_signal(signal.SIGKILL)
         assert await first.process.wait() == -signal.SIGKILL
     finally:
@@ -270,3 +280,44 @@ async def test_sigterm_stops_the_bot_within_seconds_even_mid_join(
     assert took < STOP_WITHIN_SECONDS
     assert any("stopping" in line for line in process.lines)
     assert session_rows(bot_workdir, member)[0].state == "OPEN"  # left for the next start
+
+
+async def test_a_rolling_restart_loses_no_start_in_flight(
+    fake_discord: FakeDiscord,
+    runway: Sandbox,
+    bot_settings: Mapping[str, str],
+    bot_workdir: Path,
+    bot_web_port: int,
+) -> None:
+    """SIGTERM while Runway is still answering a /session start: the stopping process
+    finishes the start (the member gets the link), releases its shards and exits 0; its
+    replacement, started at once on the same shards, serves the call."""
+    first = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    try:
+        guild = await fake_discord.create_guild("Rolling Server")
+        member = fake_discord.create_member(guild, "caller")
+        asked = await start_while_runway_answers_late(fake_discord, runway, member, latency=3.0)
+        first.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(first.process.wait(), 30)
+    finally:
+        await first.stop()
+    assert code == 0, first.tail()
+    assert any("finishing 1 interactions in flight" in line for line in first.lines)
+    reply = await settled_reply(fake_discord, asked)
+    assert "sent you the join link by DM" in reply.text, reply.text
+    _, join_code = link_in(await fake_discord.wait_for_dm(member))
+    row = only_row(bot_workdir, member)
+    assert row.state == "OPEN"
+    assert row.runway_id is not None
+    assert runway.inventory()["sessions"][row.runway_id] != "CANCELLED"
+
+    second = await start_real_bot(fake_discord, bot_workdir, bot_settings)
+    browser = Browser(bot_web_port)
+    try:
+        joined = await browser.join(join_code)
+        assert joined.status_code == 200, joined.text
+        assert only_row(bot_workdir, member).state == "OPEN"
+    finally:
+        await browser.aclose()
+        code = await second.stop()
+    assert code == 0, second.tail()

@@ -1,20 +1,21 @@
 """Shards end to end: the real bot as several processes, or as one, on a sharded fake Discord.
 
 Each test starts its own fake (guilds placed on chosen shards) and its own bot processes,
-so this module does not use the shared `bot` fixture. Two processes share one SQLite file
-(WAL mode lets several processes use it). It runs on SQLite only: several processes on one
-PostgreSQL database need the cross-process parts (admission, tracker leadership) first. They
-log at DEBUG, where discord.py prints every gateway event with its shard, so a test can see
-which process received an interaction.
+so this module does not use the shared `bot` fixture. Several processes share one PostgreSQL
+database (a cluster needs it: on the SQLite file one process runs at a time), each claiming
+its shards there before it identifies. They log at DEBUG, where discord.py prints every
+gateway event with its shard, so a test can see which process received an interaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from tests.e2e.database import use_postgres
 from tests.e2e.realbot import start_real_bot
 from tests.fakediscord import (
     BotProcess,
@@ -25,6 +26,7 @@ from tests.fakediscord import (
     free_port,
 )
 from tests.fakediscord.sharding import Shard
+from tests.support.postgres import PostgresServer
 
 
 @asynccontextmanager
@@ -79,9 +81,26 @@ def session_shards(fake: FakeDiscord) -> list[tuple[int, int]]:
     return sorted((s.shard.id, s.shard.count) for s in fake.gateway.sessions.values())
 
 
+async def refused_at_start(fake: FakeDiscord, workdir: Path, settings: dict[str, str]) -> str:
+    """Start a bot process that must stop at start with exit status 2; its output."""
+    env = bot_environment(
+        fake.base_url, database_path=workdir / "bot.db", web_port=free_port(), extra=settings
+    )
+    bot = await BotProcess.start(["-m", "bot"], env, cwd=workdir)
+    try:
+        code = await asyncio.wait_for(bot.process.wait(), 30)
+    finally:
+        await bot.stop()
+    assert code == 2, bot.tail()
+    assert "Traceback" not in bot.output
+    return bot.output
+
+
 async def test_two_processes_split_four_shards_and_each_answers_its_own_servers(
-    discord_spec: Path, tmp_path: Path
+    discord_spec: Path, tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
+    url = postgres_server.fresh_database()
+    use_postgres(tmp_path, url)
     owners = {0: "low", 1: "low", 2: "high", 3: "high"}
     # max_concurrency 4 (Discord grants more than 1 to larger bots): all four shards may
     # identify at once, which keeps this test to a few seconds.
@@ -120,7 +139,39 @@ async def test_two_processes_split_four_shards_and_each_answers_its_own_servers(
             assert shown["This process runs"] == "2 shards: 0-1"
             assert saw(bots["low"], result, 0)
             assert not received_anywhere(bots["high"], result)
+
+            # The first process to claim found the other's shards unrun, and said so; an
+            # admin sees the whole cluster, from either process.
+            assert any(
+                re.search(r"no live process runs shards (0-1|2-3) of 4 yet", line)
+                for bot in bots.values()
+                for line in bot.lines
+            )
+            for guild in (guilds[0][0], guilds[3][0]):
+                admin = fake.create_member(guild, "admin", manage_guild=True)
+                reply = await (await fake.invoke("about", member=admin)).final()
+                shown = fields(reply.embed.fields)
+                assert shown["Shards of all processes (admins)"] == "2 processes run 4 of 4 shards."
+
+            sessions_before = session_shards(fake)
+            output = await refused_at_start(
+                fake, tmp_path, {"SHARD_COUNT": "4", "SHARD_IDS": "1-2", "DATABASE_URL": url}
+            )
+            low, high = (bots[name].process.pid for name in ("low", "high"))
+            assert "The bot cannot start: the shards it would run are taken: shard 1 of 4" in output
+            assert re.search(
+                rf"shard 1 of 4 already run in process \d+ on .+ \(pid {low}\)", output
+            )
+            assert re.search(
+                rf"shard 2 of 4 already run in process \d+ on .+ \(pid {high}\)", output
+            )
+            output = await refused_at_start(
+                fake, tmp_path, {"SHARD_COUNT": "8", "SHARD_IDS": "4-7", "DATABASE_URL": url}
+            )
+            assert "runs SHARD_COUNT=4, this one 8; every process" in output
+            assert session_shards(fake) == sessions_before  # neither identified
         fake.assert_honest()
+    postgres_server.drop(url)
 
 
 async def test_without_shard_count_one_process_runs_the_shards_discord_recommends(
@@ -151,19 +202,34 @@ async def test_a_shard_over_2500_servers_stops_the_bot_with_advice(
     """Discord closes such a shard with 4011; the operator learns what to change."""
     async with FakeDiscord.serve(spec_path=discord_spec) as fake:
         fake.add_guilds_quietly(2501)
-        env = bot_environment(
-            fake.base_url,
-            database_path=tmp_path / "bot.db",
-            web_port=free_port(),
-            extra={"SHARD_COUNT": "1"},
-        )
-        bot = await BotProcess.start(["-m", "bot"], env, cwd=tmp_path)
-        try:
-            code = await asyncio.wait_for(bot.process.wait(), 30)
-        finally:
-            await bot.stop()
-        assert code == 2, bot.tail()
-        assert "Traceback" not in bot.output
-        assert "Discord closed shard 0: it would carry more than 2,500 servers" in bot.output
-        assert "Raise SHARD_COUNT" in bot.output
+        output = await refused_at_start(fake, tmp_path, {"SHARD_COUNT": "1"})
+        assert "Discord closed shard 0: it would carry more than 2,500 servers" in output
+        assert "Raise SHARD_COUNT" in output
         assert not fake.gateway.sessions
+
+
+async def test_on_the_sqlite_file_a_newer_process_takes_the_shards_and_the_older_stops(
+    discord_spec: Path, tmp_path: Path
+) -> None:
+    """One process at a time on the SQLite file: the newcomer counts the running one as
+    dead and claims its shard; the older finds its claim gone at its next check and stops
+    (exit 1) instead of answering every command a second time."""
+    async with FakeDiscord.serve(spec_path=discord_spec) as fake:
+        guild = await fake.create_guild("Only Server")
+        older = await start_real_bot(fake, tmp_path, name="older")
+        newer: BotProcess | None = None
+        try:
+            newer = await start_real_bot(fake, tmp_path, name="newer")
+            code = await asyncio.wait_for(older.process.wait(), 30)
+            assert code == 1, older.tail()
+            assert "Traceback" not in older.output
+            assert (
+                "The bot stopped: another process has taken shard 0, having counted this one "
+                "as dead" in older.output
+            )
+            _, shown = await about(fake, guild)  # the newer process answers
+            assert shown["This process runs"] == "1 shard: 0"
+        finally:
+            await older.stop()
+            if newer is not None:
+                assert await newer.stop() == 0, newer.tail()

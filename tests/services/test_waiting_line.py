@@ -10,10 +10,11 @@ import pytest
 
 from bot.runway.sandbox import Sandbox
 from bot.services.actors import Actor
+from bot.services.processes import STALE_SECONDS
 from bot.services.sessions import PRESET_PREFIX, SlotsBusy
 from bot.services.waiting_line import Offer, Removed
 from bot.settings import Dialect
-from bot.storage import EndReason, SessionRepository, SessionState
+from bot.storage import EndReason, SessionRepository, SessionState, unix_now
 from bot.storage.intents import ProcessRepository
 from bot.storage.quotas import QuotaName
 from bot.storage.waiting_line import LineState
@@ -120,6 +121,12 @@ async def test_runways_own_429_offers_the_line_and_keeps_the_place_until_a_call_
     assert [o.entry.member_id for o in offers] == [2]
 
 
+async def killed_process(world: World) -> int:
+    """Another process, silent for longer than a live one may be (dead on either engine)."""
+    long_ago = unix_now() - STALE_SECONDS - 1
+    return await ProcessRepository(world.database, clock=lambda: long_ago).register()
+
+
 async def test_a_place_a_killed_process_was_serving_is_kept(world: World) -> None:
     await start(world, 1)
     await start(world, 2)
@@ -137,7 +144,7 @@ async def test_a_place_a_killed_process_was_serving_is_kept(world: World) -> Non
         intent_for=lambda entry, seconds: world.services.sessions.session_intent(
             entry.guild_id, entry.member_id, entry.avatar_label, entry.runway_target, seconds
         ),
-        owner=await ProcessRepository(world.database).register(),  # not this process
+        owner=await killed_process(world),
     )
     assert outcome.given is not None
     assert outcome.given.state is LineState.OFFERING
