@@ -82,3 +82,15 @@ def _extras(conn: sqlite3.Connection, history: History) -> None:
         "INSERT INTO video_audio (video_id, mime, data)"
         " SELECT id, 'audio/mpeg', randomblob(64) FROM videos ORDER BY id LIMIT 3"
     )
+    # A member who asked to be forgotten today: what the limits still read (bot.storage.held_usage).
+    conn.execute(
+        "INSERT INTO held_usage (guild_id, member_id, day_start, call_seconds, video_seconds,"
+        " call_ended_at, video_counted_at, expires_at) VALUES (?, 4242, ?, 240, 12, ?, NULL, ?)",
+        (history.busy_guild, moment - 3_600, moment - 600, moment + 86_400),
+    )
+    # The stopped history process's last shard claim (claims die with the process).
+    conn.execute(
+        "INSERT INTO shard_claims (shard_id, shard_count, process_id, claimed_at)"
+        " VALUES (0, 1, 1, ?)",
+        (moment - 7_200,),
+    )

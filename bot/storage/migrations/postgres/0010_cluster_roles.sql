@@ -1,5 +1,5 @@
--- Schema 9 on PostgreSQL: process roles and places, shard claims
--- (migrations/sqlite/0009_cluster_roles.sql says what each column means).
+-- Schema 10 on PostgreSQL: process roles and places, shard claims
+-- (migrations/sqlite/0010_cluster_roles.sql says what each column means).
 
 ALTER TABLE processes ADD COLUMN role text NOT NULL DEFAULT 'all' CHECK (role IN ('all', 'web'));
 ALTER TABLE processes ADD COLUMN place text;

@@ -1,5 +1,5 @@
--- Schema 9: which role each process plays, where it runs, and which gateway shards it holds.
--- Needs nothing from schema 8.
+-- Schema 10: which role each process plays, where it runs, and which gateway shards it holds.
+-- Needs nothing from schemas 8 and 9.
 
 -- BOT_ROLE: all (the gateway, the tracker and the join pages) or web (join pages only).
 ALTER TABLE processes ADD COLUMN role TEXT NOT NULL DEFAULT 'all' CHECK (role IN ('all', 'web'));
