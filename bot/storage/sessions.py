@@ -12,18 +12,22 @@ session can forget. Every query on a hot path is registered in `bot.storage.hot`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from bot.settings import Dialect
-from bot.storage.admission import AdmissionPolicy, Period
+from bot.storage.admission import AdmissionPolicy, FittingPolicy, Period
 from bot.storage.charges import read_usage
 from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
-from bot.storage.errors import InUseError, NotFoundError
+from bot.storage.errors import InUseError, LimitReached, NotFoundError
 from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
+from bot.storage.locks import LockKey
 from bot.storage.privacy import personal_data
+from bot.storage.quotas import StoredQuotas, stored_quotas
 from bot.storage.rollups import forget_member
 from bot.storage.transaction import ReadTx, Row, WriteTx
 from bot.telemetry.metrics import SESSIONS_ENDED, SETTLED_SECONDS
@@ -48,6 +52,10 @@ class EndReason(StrEnum):
 
 
 LIVE_STATES = (SessionState.RESERVED, SessionState.OPEN)
+
+P = TypeVar("P", bound=FittingPolicy)
+IntentFor = Callable[[int], NewIntent]
+"""The intent to write with a reservation, given the call's fitted length in seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +101,52 @@ class Session:
         return self.state in LIVE_STATES
 
 
+@dataclass(frozen=True, slots=True)
+class Admission(Generic[P]):
+    """What `SessionRepository.admit` decided: the reservation, or the limit that refused it
+    (never both), with the policy the server's records made (to explain a refusal)."""
+
+    policy: P
+    session: Session | None
+    refusal: LimitReached | None
+
+
 class SessionRepository:
     def __init__(self, db: Database, clock: Clock = unix_now) -> None:
         self._db = db
         self._clock = clock
+
+    async def admit(
+        self,
+        request: NewSession,
+        policy_for: Callable[[StoredQuotas], P],
+        *,
+        owner: int | None = None,
+        intent_for: IntentFor | None = None,
+    ) -> Admission[P]:
+        """A start, planned and reserved in one transaction under the admission lock: read the
+        server's quota records, bind them into a policy (`policy_for`, pure and quick: it runs
+        on the database thread), read the usage it needs, fit the call's length
+        (`request.max_seconds` is what the member asked for) to what is left, check every
+        limit and record the reservation, owned by process `owner`, with its intent.
+
+        Raises `NotFoundError` if `avatar_id` is not an avatar of the guild.
+        """
+        now = self._clock()
+
+        def body(tx: WriteTx) -> Admission[P]:
+            if request.avatar_id is not None and not avatar_of_guild(
+                tx, request.guild_id, request.avatar_id
+            ):
+                raise NotFoundError(f"avatar {request.avatar_id} not found in this guild")
+            policy = policy_for(stored_quotas(tx, request.guild_id))
+            try:
+                session = admit_in(tx, request, policy, now, owner=owner, intent_for=intent_for)
+            except LimitReached as limit:
+                return Admission(policy, None, limit)
+            return Admission(policy, session, None)
+
+        return await self._db.write(body, lock=LockKey.ADMISSION)
 
     async def reserve(
         self,
@@ -106,9 +156,9 @@ class SessionRepository:
         owner: int | None = None,
         intent: NewIntent | None = None,
     ) -> Session:
-        """Check the limits and record the reservation in one `BEGIN IMMEDIATE` transaction,
-        owned by process `owner`, with the intent to create it at Runway when given (its
-        `record_id` becomes the reservation's id).
+        """Check the limits of a fixed `policy` and record the reservation in one transaction
+        under the admission lock, owned by process `owner`, with the intent to create it at
+        Runway when given (its `record_id` becomes the reservation's id).
 
         Raises `LimitReached` (from the policy) to refuse, and `NotFoundError` if `avatar_id`
         is not an avatar of the guild.
@@ -130,7 +180,7 @@ class SessionRepository:
             policy.admit(new, usage, now)
             return insert_reservation(tx, new, now, owner=owner, intent=intent)
 
-        return await self._db.write(body)
+        return await self._db.write(body, lock=LockKey.ADMISSION)
 
     async def mark_open(
         self,
@@ -473,6 +523,33 @@ def insert_reservation(
     if intent is not None and owner is not None:
         insert_intent(tx, replace(intent, record_id=row[0]), owner, now)
     return _reservation(row[0], new, now, owner)
+
+
+def admit_in(
+    tx: WriteTx,
+    request: NewSession,
+    policy: FittingPolicy,
+    now: int,
+    *,
+    owner: int | None,
+    intent_for: IntentFor | None,
+) -> Session:
+    """Fit `request` (asking for `max_seconds`) to what `policy` leaves, check every limit and
+    record the reservation, inside the caller's transaction, which holds the admission lock.
+    Raises `LimitReached` to refuse."""
+    query = policy.usage_query(now)
+    usage = read_usage(
+        tx,
+        request.guild_id,
+        request.member_id,
+        query.periods,
+        member_last_end=query.member_last_end,
+        account=query.account,
+    )
+    fitted = replace(request, max_seconds=policy.fit(request.max_seconds, usage, now))
+    policy.admit(fitted, usage, now)
+    intent = None if intent_for is None else intent_for(fitted.max_seconds)
+    return insert_reservation(tx, fitted, now, owner=owner, intent=intent)
 
 
 def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:

@@ -251,8 +251,8 @@ class PostgresDatabase(Database):
             database._readers.shutdown(wait=True)
             await asyncio.to_thread(pool.close)
 
-    async def _write(self, body: Callable[[WriteTx], T]) -> T:
-        return await self._writes.submit(body)
+    async def _write(self, body: Callable[[WriteTx], T], lock: int | None) -> T:
+        return await self._writes.submit(body, lock)
 
     async def _read(self, body: Callable[[ReadTx], T]) -> T:
         return await self._retrying(self._readers, partial(_read_unit, body, self._trace))

@@ -143,8 +143,8 @@ class SqliteDatabase(Database):
         finally:
             await conn.close()
 
-    async def _write(self, body: Callable[[WriteTx], T]) -> T:
-        return await self._writes.submit(body)
+    async def _write(self, body: Callable[[WriteTx], T], lock: int | None) -> T:
+        return await self._writes.submit(body, lock)
 
     async def _read(self, body: Callable[[ReadTx], T]) -> T:
         return await self._readers.run(partial(_read_unit, body))
