@@ -27,6 +27,7 @@ from bot.services.chart_process import ChartProcess
 from bot.services.conversations import ConversationService
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
+from bot.services.leadership import LEASE_SECONDS, TRACKER_LEASE, Lease
 from bot.services.maintenance import Maintenance
 from bot.services.privacy import PrivacyService
 from bot.services.processes import ProcessIdentity
@@ -56,6 +57,7 @@ from bot.storage import (
 from bot.storage.books import BooksRepository
 from bot.storage.conversations import ConversationRepository
 from bot.storage.intents import IntentRepository, ProcessRepository
+from bot.storage.leases import LeaseRepository
 from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
@@ -142,6 +144,7 @@ async def build_services(
     video_poll_seconds: float = POLL_SECONDS,
     video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
     line_poll_seconds: float = 10.0,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
     identity = ProcessIdentity(ProcessRepository(database))
@@ -185,7 +188,14 @@ async def build_services(
     )
     sessions = SessionRepository(database)
     usage = UsageRepository(database)
-    tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    tracker = SessionTracker(
+        sessions=sessions,
+        runway=runway,
+        poll_seconds=tracker_poll_seconds,
+        lease=Lease(
+            LeaseRepository(database), TRACKER_LEASE, lambda: identity.id, seconds=lease_seconds
+        ),
+    )
     video_records = VideoRepository(database)
     media = WorkerPool(MEDIA_AT_ONCE)
     video_tracker = VideoTracker(

@@ -26,6 +26,7 @@ from bot.storage.errors import InUseError, LimitReached, NotFoundError
 from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
 from bot.storage.locks import LockKey
+from bot.storage.outbox import OutboxRepository, announce_end
 from bot.storage.privacy import personal_data
 from bot.storage.quotas import StoredQuotas, stored_quotas
 from bot.storage.rollups import forget_member
@@ -95,6 +96,8 @@ class Session:
     join_secret_hash: bytes | None = None
     join_credentials: bytes | None = None
     """Encrypted under the joining browser's secret; only while the session is live."""
+    end_hint: EndReason | None = None
+    """How the call ended as the join page or a command saw it, if one said."""
 
     @property
     def live(self) -> bool:
@@ -115,6 +118,7 @@ class SessionRepository:
     def __init__(self, db: Database, clock: Clock = unix_now) -> None:
         self._db = db
         self._clock = clock
+        self._outbox = OutboxRepository(db, clock)
 
     async def admit(
         self,
@@ -203,10 +207,14 @@ class SessionRepository:
             },
         )
 
-    async def release(self, session_id: int, reason: EndReason) -> bool:
-        """End a live session at no cost; False if it had already ended."""
-        released = await self._write_changed(
-            _RELEASE, {"reason": reason, "now": self._clock(), "session_id": session_id}
+    async def release(self, session_id: int, reason: EndReason, *, announce: bool = False) -> bool:
+        """End a live session at no cost; False if it had already ended. With `announce`,
+        its end is queued to be announced once (`bot.storage.outbox`) by the same
+        transaction."""
+        released = await self._end(
+            _RELEASE,
+            {"reason": reason, "now": self._clock(), "session_id": session_id},
+            announce=announce,
         )
         if released:
             SESSIONS_ENDED.labels(reason=reason.value).inc()
@@ -241,13 +249,21 @@ class SessionRepository:
         return [int(row[0]) for row in rows]
 
     async def settle(
-        self, session_id: int, *, used_seconds: int, end_reason: EndReason, ended_at: int
+        self,
+        session_id: int,
+        *,
+        used_seconds: int,
+        end_reason: EndReason,
+        ended_at: int,
+        announce: bool = False,
     ) -> bool:
         """Replace the reservation with the real seconds; False if it had already ended.
 
-        Settling twice (a retry, a resumed tracker) therefore never counts twice.
+        Settling twice (a retry, a resumed tracker, two processes) therefore never counts
+        twice, and with `announce` only the settle that changed the row queues its end to be
+        announced (`bot.storage.outbox`), in the same transaction.
         """
-        settled = await self._write_changed(
+        settled = await self._end(
             _SETTLE,
             {
                 "used": used_seconds,
@@ -255,11 +271,19 @@ class SessionRepository:
                 "ended_at": ended_at,
                 "session_id": session_id,
             },
+            announce=announce,
         )
         if settled:
             SESSIONS_ENDED.labels(reason=end_reason.value).inc()
             SETTLED_SECONDS.inc(used_seconds)
         return settled
+
+    async def note_end_hint(self, session_id: int, reason: EndReason) -> bool:
+        """Record how an open call ended as this process learnt it (the join page reported
+        it, a member or the line ended it), for whichever process settles it."""
+        return await self._write_changed(
+            _NOTE_END_HINT, {"reason": reason, "session_id": session_id}
+        )
 
     async def use_join_code(
         self, code_hash: bytes, now: int, *, secret_hash: bytes | None = None
@@ -286,6 +310,14 @@ class SessionRepository:
         return await self._write_changed(
             _MARK_CONSUMED, {"now": consumed_at, "session_id": session_id}
         )
+
+    async def claim_ends(self, holder: int, seconds: int) -> list[tuple[int, int]]:
+        """Ends to announce, claimed by `holder` for `seconds` (see `bot.storage.outbox`)."""
+        return await self._outbox.claim(holder, seconds)
+
+    async def announced(self, session_id: int, holder: int) -> bool:
+        """A claimed end was announced (or given up): never announced again."""
+        return await self._outbox.done(session_id, holder)
 
     async def by_id(self, session_id: int) -> Session | None:
         """Any guild's session, for the bot's own bookkeeping (never for a member's input)."""
@@ -361,6 +393,18 @@ class SessionRepository:
         row = await self._db.write(lambda tx: tx.fetch_one(sql, params))
         return None if row is None else _session(row)
 
+    async def _end(self, sql: str, params: dict[str, SqlValue], *, announce: bool) -> bool:
+        now, session_id = self._clock(), params["session_id"]
+        assert isinstance(session_id, int)
+
+        def body(tx: WriteTx) -> bool:
+            ended = tx.execute(sql, params) > 0
+            if ended and announce:
+                announce_end(tx, session_id, now)
+            return ended
+
+        return await self._db.write(body)
+
     async def _write_changed(self, sql: str, params: dict[str, SqlValue]) -> bool:
         return await self._db.write(lambda tx: tx.execute(sql, params) > 0)
 
@@ -410,6 +454,12 @@ _SETTLE = hot(
         ended_at = :ended_at, seed_credentials = NULL
     WHERE id = :session_id AND state IN ('RESERVED', 'OPEN')
     """,
+    reads=_LIVE_BY_ID,
+)
+
+_NOTE_END_HINT = hot(
+    "end: how a call ended, as the join page or a command saw it",
+    "UPDATE sessions SET end_hint = :reason WHERE id = :session_id AND state = 'OPEN'",
     reads=_LIVE_BY_ID,
 )
 
@@ -653,4 +703,5 @@ def _session(row: Row) -> Session:
         owner=row["owner"],
         join_secret_hash=row["join_secret_hash"],
         join_credentials=row["join_credentials"],
+        end_hint=None if row["end_hint"] is None else EndReason(row["end_hint"]),
     )

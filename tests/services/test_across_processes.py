@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from bot.errors import LimitReached
 from bot.runway.sandbox import Sandbox
 from bot.services.actors import Actor
 from bot.services.sessions import PRESET_PREFIX, SlotsBusy
+from bot.services.tracker import SessionTracker
 from bot.settings import Dialect
+from bot.storage import EndReason, Session, SessionRepository, SessionState
 from bot.storage.quotas import QuotaName
-from tests.services.conftest import ADMIN, World, open_world
+from tests.services.conftest import ADMIN, GUILD, World, open_world
 
 PROCESSES = 3
 PRESET = PRESET_PREFIX + "cooking-teacher"
@@ -25,7 +29,7 @@ PRESET = PRESET_PREFIX + "cooking-teacher"
 
 @contextlib.asynccontextmanager
 async def cluster(
-    sandbox: Sandbox, target: str | Path, count: int = PROCESSES, **options: int
+    sandbox: Sandbox, target: str | Path, count: int = PROCESSES, **options: Any
 ) -> AsyncIterator[list[World]]:
     """`count` processes' services on the database at `target`."""
     async with contextlib.AsyncExitStack() as stack:
@@ -74,3 +78,160 @@ async def test_starts_at_several_processes_never_overshoot_any_limit(
     assert max(per_guild.values()) <= 2
     assert max(per_member.values()) == 1
     assert sum(outcomes.values()) == len(attempts)
+
+
+def code_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], seconds: float) -> float:
+    """Poll `condition` until it holds; how long that took. Fails after `seconds`."""
+    began = time.monotonic()
+    while not await condition():
+        assert time.monotonic() - began < seconds, "timed out"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - began
+
+
+def crash(tracker: SessionTracker) -> Awaitable[None]:
+    """Stop a tracker as a SIGKILL would: its loops end, its lease is not let go."""
+    lease = tracker._lease
+    assert lease is not None
+
+    async def stop() -> None:
+        await tracker._loop.stop()
+        await lease._loop.stop()
+
+    return stop()
+
+
+async def test_one_process_settles_and_a_survivor_takes_over_when_the_leader_dies(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    lease = 2
+    async with cluster(
+        production_sandbox,
+        database_target,
+        2,
+        tracker_poll_seconds=0.1,
+        lease_seconds=lease,
+        max_live_per_guild=5,
+    ) as worlds:
+        announced: Counter[int] = Counter()
+        trackers = [world.services.tracker for world in worlds]
+        for tracker in trackers:
+
+            async def count(session: Session) -> None:
+                announced[session.id] += 1
+
+            tracker.on_settled(count)
+            tracker.start()
+        await wait_for(lambda: _true(any(t.leads for t in trackers)), lease * 3)
+        assert [t.leads for t in trackers].count(True) == 1
+        leader = next(t for t in trackers if t.leads)
+        survivor = next(t for t in trackers if not t.leads)
+
+        services = worlds[0].services
+        target = await services.sessions.target(GUILD, PRESET)
+        calls = []
+        for member in range(1, 5):
+            started = await services.sessions.start(GUILD, Actor(user_id=member), target)
+            await services.sessions.redeem(code_of(started.join_url))
+            calls.append(started.session)
+        # The leader settles the first call; then it dies with three calls still running.
+        assert calls[0].runway_id
+        production_sandbox.end_session(calls[0].runway_id, after_seconds=20)
+        await wait_for(lambda: _true(announced[calls[0].id] == 1), 5)
+        await crash(leader)
+        for call in calls[1:]:
+            assert call.runway_id
+            production_sandbox.end_session(call.runway_id, after_seconds=20)
+
+        async def all_settled() -> bool:
+            rows = await worlds[1].database.fetch_all(
+                "SELECT count(*) FROM sessions WHERE state = 'SETTLED'"
+            )
+            return bool(rows[0][0] == len(calls)) and sum(announced.values()) == len(calls)
+
+        took = await wait_for(all_settled, lease * 3)
+        assert survivor.leads
+        assert took <= lease * 1.5 + 1  # the lease runs out, the survivor's next try takes it
+        await asyncio.sleep(0.5)  # nothing announced twice afterwards either
+        assert announced == dict.fromkeys((call.id for call in calls), 1)
+        await survivor.stop()
+
+
+async def test_a_lease_let_go_at_shutdown_is_taken_at_once(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    async with cluster(production_sandbox, database_target, 2, lease_seconds=60) as worlds:
+        first, second = (world.services.tracker for world in worlds)
+        first.start()
+        await wait_for(lambda: _true(first.leads), 5)
+        second.start()
+        await asyncio.sleep(0.2)
+        assert not second.leads  # 60 s lease: the second process only follows
+        await first.stop()
+        assert second._lease is not None
+        second._lease.poke()
+        await wait_for(lambda: _true(second.leads), 2)
+        await second.stop()
+
+
+async def test_how_the_page_saw_a_call_end_reaches_the_process_that_settles_it(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    async with cluster(production_sandbox, database_target, 2) as worlds:
+        services = worlds[0].services
+        target = await services.sessions.target(GUILD, PRESET)
+        started = await services.sessions.start(GUILD, Actor(user_id=3), target)
+        await services.sessions.redeem(code_of(started.join_url))
+        # The join page reports at the first process; Runway still says the call runs.
+        await services.tracker.note_end(started.session, EndReason.MEMBER_ENDED)
+        assert started.session.runway_id
+        production_sandbox.end_session(started.session.runway_id, after_seconds=42)
+        await worlds[1].services.tracker.sweep()  # the other process leads and settles
+        final = await SessionRepository(worlds[1].database).by_id(started.session.id)
+    assert final is not None
+    assert (final.state, final.end_reason, final.used_seconds) == (
+        SessionState.SETTLED,
+        EndReason.MEMBER_ENDED,
+        42,
+    )
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_an_end_left_unannounced_by_a_dead_process_is_announced_once_by_another(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    async with cluster(production_sandbox, database_target, max_live_per_guild=10) as worlds:
+        services = worlds[0].services
+        target = await services.sessions.target(GUILD, PRESET)
+        calls = [
+            (await services.sessions.start(GUILD, Actor(user_id=member), target)).session
+            for member in range(1, 9)
+        ]
+        # The first process settles every call and dies before announcing any.
+        sessions = SessionRepository(worlds[0].database)
+        for call in calls:
+            assert await sessions.settle(
+                call.id, used_seconds=0, end_reason=EndReason.FAILED, ended_at=1, announce=True
+            )
+        assert not await sessions.settle(
+            calls[0].id, used_seconds=9, end_reason=EndReason.FAILED, ended_at=1, announce=True
+        )  # a second settle neither counts nor announces
+        announced: Counter[int] = Counter()
+
+        async def count(session: Session) -> None:
+            announced[session.id] += 1
+
+        survivors = [world.services.tracker for world in worlds[1:]]
+        for tracker in survivors:
+            tracker.on_settled(count)
+        claimed = await asyncio.gather(*(tracker.announce() for tracker in survivors))
+        assert sum(claimed) == len(calls)
+        assert announced == dict.fromkeys((call.id for call in calls), 1)
+        assert await survivors[0].announce() == 0

@@ -59,7 +59,7 @@ LIVE_INDEXES = (
 # Tables of live rows only, for the same reason: a place leaves the waiting line once it is
 # served, refused or cleared. With fresh statistics SQLite reads a short line whole rather
 # than through its index, which costs the line, never the history.
-LIVE_TABLES = ("waiting_line",)
+LIVE_TABLES = ("waiting_line", "session_outbox")  # ends not yet announced, deleted once they are
 
 # Everything in the storage package registers its queries on import.
 for module in pkgutil.iter_modules(bot.storage.__path__):
