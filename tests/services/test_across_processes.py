@@ -16,12 +16,14 @@ from typing import Any
 from bot.errors import LimitReached
 from bot.runway.sandbox import Sandbox
 from bot.services.actors import Actor
+from bot.services.join_types import JoinState
 from bot.services.sessions import PRESET_PREFIX, SlotsBusy
 from bot.services.tracker import SessionTracker
 from bot.settings import Dialect
-from bot.storage import EndReason, Session, SessionRepository, SessionState
+from bot.storage import EndReason, LiveLimits, Session, SessionRepository, SessionState
 from bot.storage.quotas import QuotaName
 from tests.services.conftest import ADMIN, GUILD, World, open_world
+from tests.storage.helpers import new_session
 
 PROCESSES = 3
 PRESET = PRESET_PREFIX + "cooking-teacher"
@@ -235,3 +237,72 @@ async def test_an_end_left_unannounced_by_a_dead_process_is_announced_once_by_an
         assert sum(claimed) == len(calls)
         assert announced == dict.fromkeys((call.id for call in calls), 1)
         assert await survivors[0].announce() == 0
+
+
+async def test_a_join_code_is_redeemed_once_whichever_process_gets_the_posts(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    async with cluster(production_sandbox, database_target, 2, max_live_per_guild=10) as worlds:
+        services = worlds[0].services
+        target = await services.sessions.target(GUILD, PRESET)
+        codes = [
+            code_of((await services.sessions.start(GUILD, Actor(user_id=m), target)).join_url)
+            for m in range(1, 6)
+        ]
+        secrets_ = [f"{n:043d}" for n in range(6)]  # each POST from a browser of its own
+        posts = [
+            (code, secret, worlds[n % 2].services.sessions)
+            for code in codes
+            for n, secret in enumerate(secrets_)
+        ]
+        answers = await asyncio.gather(
+            *(sessions.redeem(code, secret) for code, secret, sessions in posts)
+        )
+        winners: dict[str, str] = {}
+        for (code, secret, _), (state, credentials) in zip(posts, answers, strict=True):
+            if state is JoinState.OK:
+                assert credentials is not None
+                assert code not in winners, "a code handed out credentials twice"
+                winners[code] = secret
+            else:
+                assert credentials is None
+        assert sorted(winners) == sorted(codes)
+        # The browser that won may come back (a reload), at either process; nobody else may.
+        for n, code in enumerate(codes):
+            for secret in secrets_:
+                state, _ = await worlds[n % 2].services.sessions.redeem(code, secret)
+                assert (state is JoinState.OK) == (secret == winners[code])
+
+
+async def test_budget_alerts_fire_once_per_threshold_while_processes_settle_at_once(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    async with cluster(production_sandbox, database_target, max_live_per_guild=10) as worlds:
+        quotas = worlds[0].services.quotas
+        await quotas.set_limit(GUILD, ADMIN, QuotaName.GUILD_DAY, 1_000)
+        await quotas.set_alert_channel(GUILD, ADMIN, 42)
+        repos = [SessionRepository(world.database) for world in worlds]
+        alerts: list[tuple[str, int]] = []
+        # Each step three processes settle a call each at once, then all check twice at once.
+        for step, used in enumerate((100, 100, 70, 40, 60, 10)):
+            calls = [
+                await repos[0].reserve(
+                    new_session(guild_id=GUILD, member_id=10 * step + n), LiveLimits()
+                )
+                for n in range(PROCESSES)
+            ]
+            await asyncio.gather(
+                *(
+                    repo.settle(
+                        call.id, used_seconds=used, end_reason=EndReason.COMPLETED, ended_at=1
+                    )
+                    for repo, call in zip(repos, calls, strict=True)
+                )
+            )
+            found = await asyncio.gather(
+                *(world.services.alerts.check(GUILD) for world in worlds * 2)
+            )
+            alerts += [(alert.budget.value, alert.percent) for batch in found for alert in batch]
+    # 300, 600, 810, 930, 1110, 1140 seconds of 1,000: 50 % at the second step, 80 % at the
+    # third, 100 % at the fifth, each announced by exactly one of six concurrent checks.
+    assert alerts == [("day", 50), ("day", 80), ("day", 100)]
