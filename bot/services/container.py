@@ -64,6 +64,7 @@ from bot.storage.quotas import QuotaRepository
 from bot.storage.retention import RetentionRepository
 from bot.storage.videos import VideoRepository
 from bot.storage.waiting_line import WaitingLineRepository
+from bot.storage.wakeups import Wakeups
 from bot.storage.welcomes import WelcomeRepository
 from bot.workers.pool import WorkerPool
 
@@ -195,6 +196,7 @@ async def build_services(
         lease=Lease(
             LeaseRepository(database), TRACKER_LEASE, lambda: identity.id, seconds=lease_seconds
         ),
+        wakeups=Wakeups(database),
     )
     video_records = VideoRepository(database)
     media = WorkerPool(MEDIA_AT_ONCE)

@@ -35,6 +35,7 @@ from bot.services.background import Background
 from bot.services.leadership import Lease
 from bot.storage import Clock, EndReason, Session, SessionRepository, SessionState, unix_now
 from bot.storage.outbox import MAX_ATTEMPTS
+from bot.storage.wakeups import Channel, Wakeups
 from bot.telemetry.metrics import TRACKER_LAST_SWEEP, TRACKER_LEADER, TRACKER_SWEEP
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class SessionTracker:
         poll_seconds: float = POLL_SECONDS,
         ready_timeout: int = READY_TIMEOUT_SECONDS,
         lease: Lease | None = None,
+        wakeups: Wakeups | None = None,
     ) -> None:
-        """Without `lease`, this tracker sweeps alone (one process on the database)."""
+        """Without `lease`, this tracker sweeps alone (one process on the database);
+        `wakeups` brings other processes' news (a call opened or ended, a lease let go)."""
         self._sessions = sessions
         self._runway = runway
         self._clock = clock
@@ -71,6 +74,14 @@ class SessionTracker:
         self._lease = lease
         if lease is not None:  # a process that becomes the leader sweeps at once
             lease.on_change(lambda held: self.wake() if held else None)
+        self._wakeups = wakeups
+        self._ends = asyncio.Event()
+        if wakeups is not None:
+            wakeups.subscribe(Channel.TRACKER, self.wake)
+            wakeups.subscribe(Channel.ENDS, self._ends.set)
+            if lease is not None:
+                wakeups.subscribe(Channel.LEASES, lease.poke)
+        self._announcer = Background("session-announcer", self._announce_loop)
         # Names this tracker's claims of ends to announce (a process may run several, tests).
         self._claimer = secrets.randbits(62)
         self._listeners: list[Settled] = []
@@ -88,14 +99,20 @@ class SessionTracker:
         return self._lease is None or self._lease.held
 
     def start(self) -> None:
+        if self._wakeups is not None:
+            self._wakeups.start()
         if self._lease is not None:
             self._lease.start()
         self._loop.start()
+        self._announcer.start()
 
     async def stop(self) -> None:
         await self._loop.stop()
+        await self._announcer.stop()
         if self._lease is not None:
             await self._lease.stop()
+        if self._wakeups is not None:
+            await self._wakeups.stop()
         TRACKER_LEADER.set(0)
 
     def wake(self) -> None:
@@ -184,11 +201,22 @@ class SessionTracker:
                     with TRACKER_SWEEP.time():
                         await self.sweep()
                     TRACKER_LAST_SWEEP.set_to_current_time()
-                await self.announce()
             except Exception:  # the loop must survive anything; the next sweep retries
                 log.exception("session sweep failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+
+    async def _announce_loop(self) -> None:
+        """Every process announces ends, whoever settled them: at once when told (NOTIFY),
+        and every poll for those whose announcer died mid-send."""
+        while True:
+            self._ends.clear()
+            try:
+                await self.announce()
+            except Exception:
+                log.exception("announcing ended sessions failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ends.wait(), timeout=self._poll_seconds)
 
     async def _check_remote(self, session: Session, now: int) -> None:
         assert session.runway_id is not None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
+from bot.storage.transaction import WriteTx
+from bot.storage.wakeups import Channel
 
 _TAKE = """
 INSERT INTO leases (name, holder, expires_at) VALUES (:name, :holder, :until)
@@ -36,15 +38,16 @@ class LeaseRepository:
 
     async def give_up(self, name: str, holder: int) -> bool:
         """Let lease `name` go at once (shutting down), so another process takes it now."""
-        return await self._db.write(
-            lambda tx: (
-                tx.execute(
-                    "DELETE FROM leases WHERE name = :name AND holder = :holder",
-                    {"name": name, "holder": holder},
-                )
-                > 0
+
+        def body(tx: WriteTx) -> bool:
+            let_go = tx.execute(
+                "DELETE FROM leases WHERE name = :name AND holder = :holder",
+                {"name": name, "holder": holder},
             )
-        )
+            tx.notify(Channel.LEASES)
+            return let_go > 0
+
+        return await self._db.write(body)
 
     async def holder(self, name: str) -> int | None:
         """Who holds lease `name` now (None: nobody, or it expired)."""

@@ -16,6 +16,7 @@ from bot.storage.common import Clock, unix_now
 from bot.storage.database import Database
 from bot.storage.hot import hot
 from bot.storage.transaction import WriteTx
+from bot.storage.wakeups import Channel
 
 MAX_ATTEMPTS = 5
 """Claims of one row before it is given up (logged): a session whose announcement keeps
@@ -54,6 +55,7 @@ _DONE = hot(
 def announce_end(tx: WriteTx, session_id: int, now: int) -> None:
     """Inside the transaction that ended the session: announce it once, whoever ended it."""
     tx.execute(_ADD, {"session_id": session_id, "now": now})
+    tx.notify(Channel.ENDS)
 
 
 class OutboxRepository:

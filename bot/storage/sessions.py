@@ -31,6 +31,7 @@ from bot.storage.privacy import personal_data
 from bot.storage.quotas import StoredQuotas, stored_quotas
 from bot.storage.rollups import forget_member
 from bot.storage.transaction import ReadTx, Row, WriteTx
+from bot.storage.wakeups import Channel
 from bot.telemetry.metrics import SESSIONS_ENDED, SETTLED_SECONDS
 
 
@@ -195,17 +196,24 @@ class SessionRepository:
         code_expires_at: int,
         seed_credentials: str | None = None,
     ) -> Session | None:
-        """Record the Runway session and its join code; None unless it was RESERVED."""
-        return await self._write_returning(
-            _MARK_OPEN,
-            {
-                "runway_id": runway_id,
-                "code_hash": join_code_hash,
-                "expires": code_expires_at,
-                "credentials": seed_credentials,
-                "session_id": session_id,
-            },
-        )
+        """Record the Runway session and its join code; None unless it was RESERVED. Wakes
+        the tracker's leader, whichever process it is."""
+        params: dict[str, SqlValue] = {
+            "runway_id": runway_id,
+            "code_hash": join_code_hash,
+            "expires": code_expires_at,
+            "credentials": seed_credentials,
+            "session_id": session_id,
+        }
+
+        def body(tx: WriteTx) -> Row | None:
+            row = tx.fetch_one(_MARK_OPEN, params)
+            if row is not None:
+                tx.notify(Channel.TRACKER)
+            return row
+
+        row = await self._db.write(body)
+        return None if row is None else _session(row)
 
     async def release(self, session_id: int, reason: EndReason, *, announce: bool = False) -> bool:
         """End a live session at no cost; False if it had already ended. With `announce`,
@@ -281,9 +289,15 @@ class SessionRepository:
     async def note_end_hint(self, session_id: int, reason: EndReason) -> bool:
         """Record how an open call ended as this process learnt it (the join page reported
         it, a member or the line ended it), for whichever process settles it."""
-        return await self._write_changed(
-            _NOTE_END_HINT, {"reason": reason, "session_id": session_id}
-        )
+        params: dict[str, SqlValue] = {"reason": reason, "session_id": session_id}
+
+        def body(tx: WriteTx) -> bool:
+            noted = tx.execute(_NOTE_END_HINT, params) > 0
+            if noted:
+                tx.notify(Channel.TRACKER)  # the leader should look now
+            return noted
+
+        return await self._db.write(body)
 
     async def use_join_code(
         self, code_hash: bytes, now: int, *, secret_hash: bytes | None = None

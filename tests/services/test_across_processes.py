@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.errors import LimitReached
 from bot.runway.sandbox import Sandbox
 from bot.services.actors import Actor
@@ -22,6 +24,7 @@ from bot.services.tracker import SessionTracker
 from bot.settings import Dialect
 from bot.storage import EndReason, LiveLimits, Session, SessionRepository, SessionState
 from bot.storage.quotas import QuotaName
+from bot.storage.sql import Engine
 from tests.services.conftest import ADMIN, GUILD, World, open_world
 from tests.storage.helpers import new_session
 
@@ -174,10 +177,67 @@ async def test_a_lease_let_go_at_shutdown_is_taken_at_once(
         await asyncio.sleep(0.2)
         assert not second.leads  # 60 s lease: the second process only follows
         await first.stop()
-        assert second._lease is not None
-        second._lease.poke()
+        if worlds[1].database.engine is Engine.SQLITE:  # no NOTIFY: what the next poll does
+            assert second._lease is not None
+            second._lease.poke()
         await wait_for(lambda: _true(second.leads), 2)
         await second.stop()
+
+
+async def test_news_of_a_call_wakes_the_leader_at_another_process_at_once(
+    production_sandbox: Sandbox, database_target: str | Path
+) -> None:
+    # Polls every minute: only NOTIFY can make this quick.
+    async with cluster(
+        production_sandbox, database_target, 2, tracker_poll_seconds=60, lease_seconds=60
+    ) as worlds:
+        if worlds[0].database.engine is Engine.SQLITE:
+            pytest.skip("one process runs on an SQLite file: nothing to wake across")
+        leader, other = (world.services.tracker for world in worlds)
+        announced: list[int] = []
+
+        async def count(session: Session) -> None:
+            announced.append(session.id)
+
+        for tracker in (leader, other):
+            tracker.on_settled(count)
+        leader.start()
+        await wait_for(lambda: _true(leader.leads), 5)
+        other.start()
+        await asyncio.sleep(0.5)  # both listen; the leader swept once
+        sweeps = 0
+        sweep = leader.sweep
+
+        async def counted_sweep() -> None:
+            nonlocal sweeps
+            sweeps += 1
+            await sweep()
+
+        leader.sweep = counted_sweep  # type: ignore[method-assign]
+        services = worlds[1].services
+        started = await services.sessions.start(
+            GUILD, Actor(user_id=5), await services.sessions.target(GUILD, PRESET)
+        )
+        await wait_for(lambda: _true(sweeps == 1), 5)  # a call opened elsewhere
+        await services.sessions.redeem(code_of(started.join_url))
+        await services.sessions.ended(code_of(started.join_url), "member_ended")
+        await wait_for(lambda: _true(sweeps == 2), 5)  # the page reported an end elsewhere
+        assert started.session.runway_id
+        production_sandbox.end_session(started.session.runway_id, after_seconds=12)
+        # The other process settles it, say checking on a /session end; from the row, which
+        # says how the page saw the call end.
+        noted = await SessionRepository(worlds[1].database).by_id(started.session.id)
+        assert noted is not None
+        assert noted.end_hint is EndReason.MEMBER_ENDED
+        await other.check(noted)
+        await wait_for(lambda: _true(len(announced) == 1), 5)
+        final = await SessionRepository(worlds[0].database).by_id(started.session.id)
+        assert final is not None
+        assert (final.state, final.end_reason) == (SessionState.SETTLED, EndReason.MEMBER_ENDED)
+        await asyncio.sleep(0.3)
+        assert announced == [started.session.id]
+        await other.stop()
+        await leader.stop()
 
 
 async def test_how_the_page_saw_a_call_end_reaches_the_process_that_settles_it(

@@ -120,6 +120,12 @@ class PostgresLink:
     def lock(self, key: int) -> None:
         self._run("SELECT pg_advisory_xact_lock(?)", (key,))
 
+    def notify(self, channel: str) -> None:
+        # Sent with the next trip: PostgreSQL delivers it at COMMIT, drops it on a rollback
+        # (of the unit's savepoint too). Channels are identifiers of `Channel`, never input.
+        assert channel.isidentifier(), channel
+        self._queued.append(f"NOTIFY {channel}")
+
     def begin_write(self) -> None:
         self._queued.append("BEGIN")
 

@@ -82,6 +82,9 @@ class SqliteLink:
     def lock(self, key: int) -> None:
         """Nothing to take: BEGIN IMMEDIATE already excludes every other writer."""
 
+    def notify(self, channel: str) -> None:
+        """Nobody else to wake: one process runs on the file."""
+
     def begin_write(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
 
