@@ -62,6 +62,7 @@ from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
 from bot.storage.retention import RetentionRepository
+from bot.storage.sql import Engine
 from bot.storage.videos import VideoRepository
 from bot.storage.waiting_line import WaitingLineRepository
 from bot.storage.wakeups import Wakeups
@@ -193,7 +194,10 @@ async def build_services(
         sessions=sessions,
         runway=runway,
         poll_seconds=tracker_poll_seconds,
-        lease=Lease(
+        # One process runs on an SQLite file: it leads alone, at once after a restart too.
+        lease=None
+        if database.engine is Engine.SQLITE
+        else Lease(
             LeaseRepository(database), TRACKER_LEASE, lambda: identity.id, seconds=lease_seconds
         ),
         wakeups=Wakeups(database),
