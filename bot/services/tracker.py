@@ -74,13 +74,15 @@ class SessionTracker:
         self._lease = lease
         if lease is not None:  # a process that becomes the leader sweeps at once
             lease.on_change(lambda held: self.wake() if held else None)
-        self._wakeups = wakeups
         self._ends = asyncio.Event()
+        self._listener: Background | None = None
         if wakeups is not None:
             wakeups.subscribe(Channel.TRACKER, self.wake)
             wakeups.subscribe(Channel.ENDS, self._ends.set)
             if lease is not None:
                 wakeups.subscribe(Channel.LEASES, lease.poke)
+            if wakeups.needed:
+                self._listener = Background("session-wakeups", wakeups.listen)
         self._announcer = Background("session-announcer", self._announce_loop)
         # Names this tracker's claims of ends to announce (a process may run several, tests).
         self._claimer = secrets.randbits(62)
@@ -99,8 +101,8 @@ class SessionTracker:
         return self._lease is None or self._lease.held
 
     def start(self) -> None:
-        if self._wakeups is not None:
-            self._wakeups.start()
+        if self._listener is not None:
+            self._listener.start()
         if self._lease is not None:
             self._lease.start()
         self._loop.start()
@@ -111,8 +113,8 @@ class SessionTracker:
         await self._announcer.stop()
         if self._lease is not None:
             await self._lease.stop()
-        if self._wakeups is not None:
-            await self._wakeups.stop()
+        if self._listener is not None:
+            await self._listener.stop()
         TRACKER_LEADER.set(0)
 
     def wake(self) -> None:

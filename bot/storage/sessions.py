@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from bot.settings import Dialect
-from bot.storage.admission import AdmissionPolicy, FittingPolicy, Period
+from bot.storage.admission import AdmissionPolicy, FittingPolicy, Period, UsageSnapshot
 from bot.storage.charges import read_usage
 from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
@@ -169,19 +169,11 @@ class SessionRepository:
         is not an avatar of the guild.
         """
         now = self._clock()
-        query = policy.usage_query(now)
 
         def body(tx: WriteTx) -> Session:
             if new.avatar_id is not None and not avatar_of_guild(tx, new.guild_id, new.avatar_id):
                 raise NotFoundError(f"avatar {new.avatar_id} not found in this guild")
-            usage = read_usage(
-                tx,
-                new.guild_id,
-                new.member_id,
-                query.periods,
-                member_last_end=query.member_last_end,
-                account=query.account,
-            )
+            usage = usage_for(tx, new, policy, now)
             policy.admit(new, usage, now)
             return insert_reservation(tx, new, now, owner=owner, intent=intent)
 
@@ -601,8 +593,17 @@ def admit_in(
     """Fit `request` (asking for `max_seconds`) to what `policy` leaves, check every limit and
     record the reservation, inside the caller's transaction, which holds the admission lock.
     Raises `LimitReached` to refuse."""
+    usage = usage_for(tx, request, policy, now)
+    fitted = replace(request, max_seconds=policy.fit(request.max_seconds, usage, now))
+    policy.admit(fitted, usage, now)
+    intent = None if intent_for is None else intent_for(fitted.max_seconds)
+    return insert_reservation(tx, fitted, now, owner=owner, intent=intent)
+
+
+def usage_for(tx: ReadTx, request: NewSession, policy: AdmissionPolicy, now: int) -> UsageSnapshot:
+    """What `policy` needs to know to admit `request` now."""
     query = policy.usage_query(now)
-    usage = read_usage(
+    return read_usage(
         tx,
         request.guild_id,
         request.member_id,
@@ -610,10 +611,6 @@ def admit_in(
         member_last_end=query.member_last_end,
         account=query.account,
     )
-    fitted = replace(request, max_seconds=policy.fit(request.max_seconds, usage, now))
-    policy.admit(fitted, usage, now)
-    intent = None if intent_for is None else intent_for(fitted.max_seconds)
-    return insert_reservation(tx, fitted, now, owner=owner, intent=intent)
 
 
 def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:

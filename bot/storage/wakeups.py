@@ -14,7 +14,6 @@ process runs on the file and wakes its own loops directly: nothing to listen to.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,31 +43,24 @@ class Wakeups:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._subscribers: defaultdict[str, list[Callable[[], None]]] = defaultdict(list)
-        self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         """Set while LISTEN is in place (tests wait on it)."""
 
     def subscribe(self, channel: Channel, callback: Callable[[], None]) -> None:
         self._subscribers[channel.value].append(callback)
 
-    def start(self) -> None:
-        if self._db.engine is Engine.POSTGRES and self._subscribers and self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="wakeups")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.connected.clear()
+    @property
+    def needed(self) -> bool:
+        """Whether there is anything to listen for: other processes, and subscribers."""
+        return self._db.engine is Engine.POSTGRES and bool(self._subscribers)
 
     def _wake(self, channels: list[str]) -> None:
         for channel in channels:
             for callback in self._subscribers.get(channel, ()):
                 callback()
 
-    async def _listen(self) -> None:
+    async def listen(self) -> None:
+        """Listen until cancelled (the caller runs it as a background task while `needed`)."""
         attempt = 0
         while True:
             try:
@@ -83,6 +75,7 @@ class Wakeups:
                             self._wake([note.channel])
                         await conn.execute("SELECT 1")  # quiet for a while: still alive?
             except asyncio.CancelledError:
+                self.connected.clear()
                 raise
             except Exception as error:  # the connection died: listen again, after a while
                 self.connected.clear()

@@ -4,6 +4,7 @@ own that comes back after it dies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +35,7 @@ async def test_a_committed_notify_wakes_another_process_and_a_rolled_back_one_do
         wakeups = Wakeups(db)
         wakeups.subscribe(Channel.TRACKER, lambda: woken.append("tracker"))
         wakeups.subscribe(Channel.LEASES, lambda: woken.append("leases"))
-        wakeups.start()
+        listening = asyncio.create_task(wakeups.listen())
         try:
             await asyncio.wait_for(wakeups.connected.wait(), 10)
             await asyncio.sleep(0.1)
@@ -71,4 +72,6 @@ async def test_a_committed_notify_wakes_another_process_and_a_rolled_back_one_do
                 await asyncio.sleep(0.05)
             assert woken == ["tracker"]
         finally:
-            await wakeups.stop()
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
