@@ -32,7 +32,7 @@ _ADD = hot(
 _CLAIM = hot(
     "announcements: claim the ends to announce",
     """
-    UPDATE session_outbox SET claimed_by = :holder, claimed_until = :until,
+    UPDATE session_outbox SET claimer = :holder, claimed_until = :until,
         attempts = attempts + 1
     WHERE session_id IN (
         SELECT session_id FROM session_outbox
@@ -47,7 +47,7 @@ _CLAIM = hot(
 
 _DONE = hot(
     "announcements: an end announced",
-    "DELETE FROM session_outbox WHERE session_id = :session_id AND claimed_by = :holder",
+    "DELETE FROM session_outbox WHERE session_id = :session_id AND claimer = :holder",
     reads={"session_outbox.pk": None},
 )
 

@@ -10,7 +10,7 @@ CREATE TABLE leases (
 CREATE TABLE session_outbox (
     session_id    bigint NOT NULL PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
     created_at    bigint NOT NULL,
-    claimed_by    bigint,
+    claimer       bigint,
     claimed_until bigint,
     attempts      bigint NOT NULL DEFAULT 0
 );

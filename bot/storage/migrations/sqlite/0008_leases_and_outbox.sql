@@ -17,7 +17,7 @@ CREATE TABLE leases (
 CREATE TABLE session_outbox (
     session_id    INTEGER NOT NULL PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
     created_at    INTEGER NOT NULL,
-    claimed_by    INTEGER,
+    claimer       INTEGER,  -- a token of the claiming tracker, never a member
     claimed_until INTEGER,
     attempts      INTEGER NOT NULL DEFAULT 0
 ) STRICT;
