@@ -139,12 +139,25 @@ async def start_session(
     result, reply = await run(fake, "session start", member, **options)
     assert reply.ephemeral
     if "sent you the join link by DM" in reply.text:
-        dm = await fake.wait_for_dm(member, count=dms_before + 1)
+        dm = await link_dm(fake, member, after=dms_before)
         url, code = link_in(dm)
         return Started(result, reply, dm, url, code)
     assert "could not DM you" in reply.text, reply.text
     url, code = link_in(reply)
     return Started(result, reply, None, url, code)
+
+
+async def link_dm(fake: FakeDiscord, member: Member, *, after: int) -> Message:
+    """The first DM since the member's `after`-th that holds a join link. An earlier call's
+    summary may arrive in between: any process announces ends from the outbox, a moment
+    after the call is settled."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        for message in fake.dms(member)[after:]:
+            if any(LINK.search(embed.description or "") for embed in message.embeds):
+                return message
+        assert time.monotonic() < deadline, f"no DM with a join link to {member.user.username}"
+        await asyncio.sleep(0.02)
 
 
 async def end_session(fake: FakeDiscord, member: Member) -> Message:
