@@ -91,20 +91,22 @@ Operation = Callable[[Copy], Awaitable[None]]
 
 
 async def start(copy: Copy) -> None:
-    """/session start's database work: plan (fit to the budgets), then reserve."""
+    """/session start's database work: one transaction that fits the call to the budgets and
+    reserves it."""
     actor = copy.next_member()
-    plan = await copy.services.quotas.plan_start(copy.guild, actor, 300)
-    reserved = await copy.sessions.reserve(
+    admission = await copy.sessions.admit(
         NewSession(
             guild_id=copy.guild,
             member_id=actor.user_id,
             avatar_label="Cooking Teacher",
             preset_id="cooking-teacher",
             dialect=Dialect.PRODUCTION,
-            max_seconds=plan.max_seconds,
+            max_seconds=300,
         ),
-        plan.policy,
+        copy.services.quotas.start_policy(actor, lambda seconds: seconds),
     )
+    reserved = admission.session
+    assert reserved is not None, f"the growth bench's starts are admitted: {admission.refusal}"
     copy.reserved = reserved.id
 
 

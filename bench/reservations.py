@@ -1,9 +1,9 @@
 """Reservations per second: the quota-checked start path against a like-for-like baseline.
 
-"Ours" is what every session start does in the database: plan (read the server's quota
-settings and what the member and the server have used, to fit the call to what is left), then
-reserve (one `BEGIN IMMEDIATE` transaction that reads the live counts, today's and this
-month's charges and the member's last end, lets the quota policy decide, and inserts). Every
+"Ours" is what every session start does in the database: one write transaction under the
+admission lock (`SessionRepository.admit`) that reads the server's quota records, the live
+counts, today's and this month's charges and the member's last end, fits the call to what is
+left, lets the quota policy decide, and inserts. Every
 limit is set, generously, so starts keep being admitted and every one inserts a row.
 
 The baseline is the same storage doing the least a reservation could: the same `Database`,
@@ -122,8 +122,9 @@ async def ours(target: str | Path, rows: int, tasks: int) -> float:
         sessions = SessionRepository(db)
 
         async def reserve(guild: int, member: int) -> None:
-            plan = await quotas.plan_start(guild, Actor(user_id=member), 300)
-            await sessions.reserve(_session(guild, member, plan.max_seconds), plan.policy)
+            policy = quotas.start_policy(Actor(user_id=member), lambda seconds: seconds)
+            admission = await sessions.admit(_session(guild, member, 300), policy)
+            assert admission.session is not None, f"starts are admitted: {admission.refusal}"
 
         return await drive(reserve, rows, tasks)
 

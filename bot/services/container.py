@@ -27,6 +27,7 @@ from bot.services.chart_process import ChartProcess
 from bot.services.conversations import ConversationService
 from bot.services.images import MAX_IMAGE_BYTES
 from bot.services.knowledge import KnowledgeService
+from bot.services.leadership import LEASE_SECONDS, TRACKER_LEASE, Lease
 from bot.services.maintenance import Maintenance
 from bot.services.privacy import PrivacyService
 from bot.services.processes import ProcessIdentity
@@ -59,6 +60,7 @@ from bot.storage.books import BooksRepository
 from bot.storage.conversations import ConversationRepository
 from bot.storage.held_usage import HeldUsageRepository
 from bot.storage.intents import IntentRepository, ProcessRepository
+from bot.storage.leases import LeaseRepository
 from bot.storage.pictures import PictureRepository
 from bot.storage.privacy import PrivacyRepository
 from bot.storage.quotas import QuotaRepository
@@ -67,6 +69,7 @@ from bot.storage.shards import ShardClaimRepository
 from bot.storage.sql import Engine
 from bot.storage.videos import VideoRepository
 from bot.storage.waiting_line import WaitingLineRepository
+from bot.storage.wakeups import Wakeups
 from bot.storage.welcomes import WelcomeRepository
 from bot.workers.pool import WorkerPool
 
@@ -149,6 +152,7 @@ async def build_services(
     video_render_timeout: int = RENDER_TIMEOUT_SECONDS,
     line_poll_seconds: float = 10.0,
     role: ProcessRole = ProcessRole.ALL,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> Services:
     """Build every service; registers this process (its id owns what it reserves)."""
     # One process at a time on the SQLite file; several on PostgreSQL (see processes.py).
@@ -195,7 +199,18 @@ async def build_services(
     )
     sessions = SessionRepository(database)
     usage = UsageRepository(database)
-    tracker = SessionTracker(sessions=sessions, runway=runway, poll_seconds=tracker_poll_seconds)
+    tracker = SessionTracker(
+        sessions=sessions,
+        runway=runway,
+        poll_seconds=tracker_poll_seconds,
+        # One process runs on an SQLite file: it leads alone, at once after a restart too.
+        lease=None
+        if database.engine is Engine.SQLITE
+        else Lease(
+            LeaseRepository(database), TRACKER_LEASE, lambda: identity.id, seconds=lease_seconds
+        ),
+        wakeups=Wakeups(database),
+    )
     video_records = VideoRepository(database)
     media = WorkerPool(MEDIA_AT_ONCE)
     video_tracker = VideoTracker(

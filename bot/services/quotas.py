@@ -1,16 +1,17 @@
 """Per-server quotas: what a start may use, decided inside the reservation's transaction.
 
 A guild's limits (each "unset": the default, "no limit", or a number, 0 meaning none allowed)
-are bound with the member's roles and the guild's timezone into a `QuotaPolicy` before each
-start. The policy asks `SessionRepository.reserve` for today's and this month's charges and
-the member's last end, and admits the reservation only if every limit still holds with it
-counted; since that happens in one `BEGIN IMMEDIATE` transaction, no burst can overshoot.
+are bound with the member's roles and the guild's timezone into a `QuotaPolicy` inside each
+start's transaction (`SessionRepository.admit`): the policy asks for today's and this month's
+charges and the member's last end, fits the call to what is left, and admits the reservation
+only if every limit still holds with it counted. That one transaction holds the admission
+lock, so no burst of starts, at one process or several, can overshoot.
 Refusals name the limit and when it frees up, in the server's timezone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -208,12 +209,22 @@ class QuotaPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class StartPlan:
-    """How to reserve a start: the policy to reserve with and the session's length, already
-    shortened to what the budgets have left (the transaction checks again)."""
+class FittedPolicy:
+    """A server's limits bound to one member, and the lengths Runway takes: how a start (and
+    the waiting line giving a slot) is fitted and admitted inside its transaction."""
 
-    policy: QuotaPolicy
-    max_seconds: int
+    quotas: QuotaPolicy
+    clamp: Callable[[int], int]
+    """Runway's shortest and longest call (`RunwayClient.rules.clamp_session_seconds`)."""
+
+    def usage_query(self, now: int) -> UsageQuery:
+        return self.quotas.usage_query(now)
+
+    def fit(self, wanted: int, usage: UsageSnapshot, now: int) -> int:
+        return self.clamp(self.quotas.fit(wanted, usage, now))
+
+    def admit(self, request: NewSession, usage: UsageSnapshot, now: int) -> None:
+        self.quotas.admit(request, usage, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,11 +268,20 @@ class QuotaService:
     async def settings(self, guild_id: int) -> QuotaSettings:
         return self.resolve(await self._quotas.get(guild_id))
 
-    async def plan_start(self, guild_id: int, actor: Actor, wanted_seconds: int) -> StartPlan:
-        """The policy for this member's start and a length that fits what is left."""
-        settings, usage, now = await self._facts(guild_id, actor)
-        policy = settings.policy(actor, account_slots=self._account_slots, yield_to_line=True)
-        return StartPlan(policy, policy.fit(wanted_seconds, usage, now))
+    def start_policy(
+        self, actor: Actor, clamp: Callable[[int], int]
+    ) -> Callable[[StoredQuotas], FittedPolicy]:
+        """How a member's start is fitted and admitted, given the server's quota records as
+        the start's own transaction reads them (`SessionRepository.admit`): every limit, the
+        account's call slots, and members already waiting in line come first."""
+
+        def bind(stored: StoredQuotas) -> FittedPolicy:
+            quotas = self.resolve(stored).policy(
+                actor, account_slots=self._account_slots, yield_to_line=True
+            )
+            return FittedPolicy(quotas, clamp)
+
+        return bind
 
     async def allowance(
         self, guild_id: int, actor: Actor, member: Actor | None = None

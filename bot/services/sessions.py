@@ -1,9 +1,10 @@
 """Live sessions: reserve, create at Runway, mint a one-time join link, hand out credentials.
 
-The reservation and the limit check are one SQLite write transaction, so concurrent starts
-cannot overshoot; a start that fails anywhere after it releases the reservation. Join codes
-are 192 random bits, stored only as a SHA-256 hash. A code is used up only by `redeem`
-(the page's POST after the person presses Join), never by looking at the page.
+The reservation and the limit check are one write transaction under the admission lock, so
+concurrent starts cannot overshoot, at one process or several; a start that fails anywhere
+after it releases the reservation. Join codes are 192 random bits, stored only as a SHA-256
+hash. A code is used up only by `redeem` (the page's POST after the person presses Join), never
+by looking at the page.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ from bot.storage import (
     SessionState,
     unix_now,
 )
-from bot.storage import LimitReached as StorageLimit
 from bot.storage.intents import IntentState, NewIntent
 from bot.telemetry import metrics
 
@@ -157,37 +157,36 @@ class SessionService:
         """Reserve and set up the member's call. Raises `SlotsBusy` when every call slot of
         the account is taken (or members wait for one): the member may wait in line."""
         wanted = self._max_seconds if minutes is None else minutes * 60
-        # The quotas fit the call to what today's and this month's budgets have left; the
-        # reservation's transaction then checks every limit again, with the facts of that moment.
-        plan = await self._quotas.plan_start(guild_id, actor, min(wanted, self._max_seconds))
-        max_seconds = self._runway.rules.clamp_session_seconds(plan.max_seconds)
-        shown = _shown(target)
-        try:
-            session = await self._sessions.reserve(
-                NewSession(
-                    guild_id=guild_id,
-                    member_id=actor.user_id,
-                    avatar_label=target.label,
-                    dialect=self._runway.rules.dialect,
-                    max_seconds=max_seconds,
-                    avatar_id=target.avatar.id if target.avatar else None,
-                    preset_id=target.preset_id,
-                ),
-                plan.policy,
-                owner=self._identity.id,
-                intent=self.session_intent(
-                    guild_id, actor.user_id, target.label, runway_target(target), max_seconds
-                ),
-            )
-        except StorageLimit as limit:
+        # One transaction under the admission lock reads the server's limits and what is
+        # used, fits the call to what today's and this month's budgets have left, checks every
+        # limit and reserves, whichever process the start arrives at.
+        admission = await self._sessions.admit(
+            NewSession(
+                guild_id=guild_id,
+                member_id=actor.user_id,
+                avatar_label=target.label,
+                dialect=self._runway.rules.dialect,
+                max_seconds=min(wanted, self._max_seconds),
+                avatar_id=target.avatar.id if target.avatar else None,
+                preset_id=target.preset_id,
+            ),
+            self._quotas.start_policy(actor, self.clamp_seconds),
+            owner=self._identity.id,
+            intent_for=lambda seconds: self.session_intent(
+                guild_id, actor.user_id, target.label, runway_target(target), seconds
+            ),
+        )
+        limit, session = admission.refusal, admission.session
+        if limit is not None:
             metrics.refused(limit.limit)
             if limit.limit == ACCOUNT_LIVE:
-                raise SlotsBusy(runway_said=False) from None
+                raise SlotsBusy(runway_said=False)
             raise LimitReached(
-                plan.policy.explain(limit, self._clock()), limit=limit.limit
-            ) from None
+                admission.policy.quotas.explain(limit, self._clock()), limit=limit.limit
+            )
+        assert session is not None, "an admission without a refusal has its reservation"
         metrics.SESSION_ADMISSIONS.inc()
-        return await self._open(session, shown, target.label, progress)
+        return await self._open(session, _shown(target), target.label, progress)
 
     def wanted_seconds(self, minutes: int | None) -> int:
         """How long a call asked for with `minutes` may last at most (the operator's cap)."""

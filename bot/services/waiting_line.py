@@ -31,12 +31,11 @@ from bot.services.actors import Actor, Permissions
 from bot.services.background import Background
 from bot.services.billable import StillChecking
 from bot.services.processes import ProcessIdentity
-from bot.services.quotas import QuotaService, explain
+from bot.services.quotas import FittedPolicy, QuotaService, explain
 from bot.services.sessions import SessionService, SlotsBusy, StartedSession, Target, runway_target
 from bot.services.tracker import SessionTracker
 from bot.settings import Dialect
-from bot.storage import Clock, EndReason, NewSession, SessionRepository, UsageSnapshot, unix_now
-from bot.storage.admission import UsageQuery
+from bot.storage import Clock, EndReason, SessionRepository, unix_now
 from bot.storage.quotas import StoredQuotas
 from bot.storage.waiting_line import (
     LineEntry,
@@ -99,23 +98,6 @@ Deliver = Callable[[Offer], Awaitable[bool]]
 """Sends a given call's link to its member; False if it could not reach them."""
 RemovedListener = Callable[[Removed], Awaitable[None]]
 ChangeListener = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _LinePolicy:
-    """A member's server's limits, and the length Runway takes, as the line applies them."""
-
-    quotas: SlotPolicy
-    clamp: Callable[[int], int]
-
-    def usage_query(self, now: int) -> UsageQuery:
-        return self.quotas.usage_query(now)
-
-    def fit(self, wanted: int, usage: UsageSnapshot, now: int) -> int:
-        return self.clamp(self.quotas.fit(wanted, usage, now))
-
-    def admit(self, request: NewSession, usage: UsageSnapshot, now: int) -> None:
-        self.quotas.admit(request, usage, now)
 
 
 class WaitingLine:
@@ -377,7 +359,7 @@ class WaitingLine:
 
     def _policy_for(self, stored: StoredQuotas, entry: LineEntry) -> SlotPolicy:
         member = Actor(user_id=entry.member_id, role_ids=entry.role_ids)
-        return _LinePolicy(
+        return FittedPolicy(
             self._quotas.resolve(stored).policy(member), self._sessions.clamp_seconds
         )
 

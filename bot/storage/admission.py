@@ -1,10 +1,13 @@
 """How a reservation is admitted: facts read inside the reservation's transaction, and a policy.
 
-`SessionRepository.reserve` asks the policy which periods it needs (`usage_query`), reads the
-guild's and member's usage in its `BEGIN IMMEDIATE` transaction, and lets the policy decide
-(`admit`) before inserting. Nothing can change between the read and the insert, so no burst of
-starts can overshoot. Richer policies (daily and monthly budgets, cooldowns, role tiers) only need
-to implement the protocol; the facts they need are already here.
+`SessionRepository.admit` (and `reserve`) asks the policy which periods it needs
+(`usage_query`), reads the guild's and member's usage in its write transaction, and lets the
+policy decide (`admit`) before inserting. That transaction holds the admission lock
+(`LockKey.ADMISSION`): on SQLite `BEGIN IMMEDIATE` already lets one writer through, on
+PostgreSQL a transaction-scoped advisory lock makes every process's admissions run one after
+another. Nothing can change between the read and the insert, so no burst of starts, at one
+process or several, can overshoot. Richer policies (daily and monthly budgets, cooldowns, role
+tiers) only need to implement the protocol; the facts they need are already here.
 """
 
 from __future__ import annotations
@@ -84,3 +87,13 @@ class LiveLimits:
         guild_cap = self.max_live_per_guild
         if guild_cap is not None and usage.guild_live >= guild_cap:
             raise LimitReached("guild_live", guild_cap, usage.guild_live)
+
+
+class FittingPolicy(AdmissionPolicy, Protocol):
+    """A policy that also fits the call's length to what the budgets have left, inside the
+    same transaction (a start asks for a length, and gets what is left, or a refusal)."""
+
+    def fit(self, wanted: int, usage: UsageSnapshot, now: int) -> int:
+        """The call's length: `wanted` cut to what the budgets allow, at least the shortest
+        call Runway takes (a budget too small for that is then refused by `admit`)."""
+        ...

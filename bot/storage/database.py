@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.storage.locks import LockKey
 from bot.storage.sql import Engine, Params, Statement
 from bot.storage.transaction import ReadTx, Row, WriteTx
 from bot.telemetry.metrics import TransactionTimers, transaction_timers
@@ -68,14 +69,16 @@ class Database(ABC):
 
         return SqliteDatabase.open(Path(target), trace=trace, **options)
 
-    async def write(self, body: Callable[[WriteTx], T]) -> T:
+    async def write(self, body: Callable[[WriteTx], T], *, lock: LockKey | None = None) -> T:
         """Run `body` atomically in a write transaction and return its result.
 
         Its changes are committed when this returns and undone if `body` raises (the exception
-        propagates). Concurrent writes are group-committed: see `writer.py`.
+        propagates). Concurrent writes are group-committed: see `writer.py`. With `lock`, the
+        transaction holds that lock from its start (see `bot.storage.locks`): writers of every
+        process that name the same lock run one after another.
         """
         with self._timers.write.time():
-            return await self._write(body)
+            return await self._write(body, lock)
 
     async def read(self, body: Callable[[ReadTx], T]) -> T:
         """Run `body` on a read-only connection, in one read transaction (one snapshot).
@@ -100,7 +103,7 @@ class Database(ABC):
         return transaction_timers(self.engine.value)
 
     @abstractmethod
-    async def _write(self, body: Callable[[WriteTx], T]) -> T: ...
+    async def _write(self, body: Callable[[WriteTx], T], lock: int | None) -> T: ...
 
     @abstractmethod
     async def _read(self, body: Callable[[ReadTx], T]) -> T: ...

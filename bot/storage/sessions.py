@@ -12,20 +12,26 @@ session can forget. Every query on a hot path is registered in `bot.storage.hot`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from bot.settings import Dialect
-from bot.storage.admission import AdmissionPolicy, Period
+from bot.storage.admission import AdmissionPolicy, FittingPolicy, Period, UsageSnapshot
 from bot.storage.charges import read_usage
 from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
-from bot.storage.errors import InUseError, NotFoundError
+from bot.storage.errors import InUseError, LimitReached, NotFoundError
 from bot.storage.hot import hot
 from bot.storage.intents import NewIntent, insert_intent
+from bot.storage.locks import LockKey
+from bot.storage.outbox import OutboxRepository, announce_end
 from bot.storage.privacy import personal_data
+from bot.storage.quotas import StoredQuotas, stored_quotas
 from bot.storage.rollups import forget_member
 from bot.storage.transaction import ReadTx, Row, WriteTx
+from bot.storage.wakeups import Channel
 from bot.telemetry.metrics import SESSIONS_ENDED, SETTLED_SECONDS
 
 
@@ -48,6 +54,10 @@ class EndReason(StrEnum):
 
 
 LIVE_STATES = (SessionState.RESERVED, SessionState.OPEN)
+
+P = TypeVar("P", bound=FittingPolicy)
+IntentFor = Callable[[int], NewIntent]
+"""The intent to write with a reservation, given the call's fitted length in seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +97,61 @@ class Session:
     join_secret_hash: bytes | None = None
     join_credentials: bytes | None = None
     """Encrypted under the joining browser's secret; only while the session is live."""
+    end_hint: EndReason | None = None
+    """How the call ended as the join page or a command saw it, if one said."""
 
     @property
     def live(self) -> bool:
         return self.state in LIVE_STATES
 
 
+@dataclass(frozen=True, slots=True)
+class Admission(Generic[P]):
+    """What `SessionRepository.admit` decided: the reservation, or the limit that refused it
+    (never both), with the policy the server's records made (to explain a refusal)."""
+
+    policy: P
+    session: Session | None
+    refusal: LimitReached | None
+
+
 class SessionRepository:
     def __init__(self, db: Database, clock: Clock = unix_now) -> None:
         self._db = db
         self._clock = clock
+        self._outbox = OutboxRepository(db, clock)
+
+    async def admit(
+        self,
+        request: NewSession,
+        policy_for: Callable[[StoredQuotas], P],
+        *,
+        owner: int | None = None,
+        intent_for: IntentFor | None = None,
+    ) -> Admission[P]:
+        """A start, planned and reserved in one transaction under the admission lock: read the
+        server's quota records, bind them into a policy (`policy_for`, pure and quick: it runs
+        on the database thread), read the usage it needs, fit the call's length
+        (`request.max_seconds` is what the member asked for) to what is left, check every
+        limit and record the reservation, owned by process `owner`, with its intent.
+
+        Raises `NotFoundError` if `avatar_id` is not an avatar of the guild.
+        """
+        now = self._clock()
+
+        def body(tx: WriteTx) -> Admission[P]:
+            if request.avatar_id is not None and not avatar_of_guild(
+                tx, request.guild_id, request.avatar_id
+            ):
+                raise NotFoundError(f"avatar {request.avatar_id} not found in this guild")
+            policy = policy_for(stored_quotas(tx, request.guild_id))
+            try:
+                session = admit_in(tx, request, policy, now, owner=owner, intent_for=intent_for)
+            except LimitReached as limit:
+                return Admission(policy, None, limit)
+            return Admission(policy, session, None)
+
+        return await self._db.write(body, lock=LockKey.ADMISSION)
 
     async def reserve(
         self,
@@ -106,31 +161,23 @@ class SessionRepository:
         owner: int | None = None,
         intent: NewIntent | None = None,
     ) -> Session:
-        """Check the limits and record the reservation in one `BEGIN IMMEDIATE` transaction,
-        owned by process `owner`, with the intent to create it at Runway when given (its
-        `record_id` becomes the reservation's id).
+        """Check the limits of a fixed `policy` and record the reservation in one transaction
+        under the admission lock, owned by process `owner`, with the intent to create it at
+        Runway when given (its `record_id` becomes the reservation's id).
 
         Raises `LimitReached` (from the policy) to refuse, and `NotFoundError` if `avatar_id`
         is not an avatar of the guild.
         """
         now = self._clock()
-        query = policy.usage_query(now)
 
         def body(tx: WriteTx) -> Session:
             if new.avatar_id is not None and not avatar_of_guild(tx, new.guild_id, new.avatar_id):
                 raise NotFoundError(f"avatar {new.avatar_id} not found in this guild")
-            usage = read_usage(
-                tx,
-                new.guild_id,
-                new.member_id,
-                query.periods,
-                member_last_end=query.member_last_end,
-                account=query.account,
-            )
+            usage = usage_for(tx, new, policy, now)
             policy.admit(new, usage, now)
             return insert_reservation(tx, new, now, owner=owner, intent=intent)
 
-        return await self._db.write(body)
+        return await self._db.write(body, lock=LockKey.ADMISSION)
 
     async def mark_open(
         self,
@@ -141,22 +188,33 @@ class SessionRepository:
         code_expires_at: int,
         seed_credentials: str | None = None,
     ) -> Session | None:
-        """Record the Runway session and its join code; None unless it was RESERVED."""
-        return await self._write_returning(
-            _MARK_OPEN,
-            {
-                "runway_id": runway_id,
-                "code_hash": join_code_hash,
-                "expires": code_expires_at,
-                "credentials": seed_credentials,
-                "session_id": session_id,
-            },
-        )
+        """Record the Runway session and its join code; None unless it was RESERVED. Wakes
+        the tracker's leader, whichever process it is."""
+        params: dict[str, SqlValue] = {
+            "runway_id": runway_id,
+            "code_hash": join_code_hash,
+            "expires": code_expires_at,
+            "credentials": seed_credentials,
+            "session_id": session_id,
+        }
 
-    async def release(self, session_id: int, reason: EndReason) -> bool:
-        """End a live session at no cost; False if it had already ended."""
-        released = await self._write_changed(
-            _RELEASE, {"reason": reason, "now": self._clock(), "session_id": session_id}
+        def body(tx: WriteTx) -> Row | None:
+            row = tx.fetch_one(_MARK_OPEN, params)
+            if row is not None:
+                tx.notify(Channel.TRACKER)
+            return row
+
+        row = await self._db.write(body)
+        return None if row is None else _session(row)
+
+    async def release(self, session_id: int, reason: EndReason, *, announce: bool = False) -> bool:
+        """End a live session at no cost; False if it had already ended. With `announce`,
+        its end is queued to be announced once (`bot.storage.outbox`) by the same
+        transaction."""
+        released = await self._end(
+            _RELEASE,
+            {"reason": reason, "now": self._clock(), "session_id": session_id},
+            announce=announce,
         )
         if released:
             SESSIONS_ENDED.labels(reason=reason.value).inc()
@@ -200,13 +258,21 @@ class SessionRepository:
         return [int(row[0]) for row in rows]
 
     async def settle(
-        self, session_id: int, *, used_seconds: int, end_reason: EndReason, ended_at: int
+        self,
+        session_id: int,
+        *,
+        used_seconds: int,
+        end_reason: EndReason,
+        ended_at: int,
+        announce: bool = False,
     ) -> bool:
         """Replace the reservation with the real seconds; False if it had already ended.
 
-        Settling twice (a retry, a resumed tracker) therefore never counts twice.
+        Settling twice (a retry, a resumed tracker, two processes) therefore never counts
+        twice, and with `announce` only the settle that changed the row queues its end to be
+        announced (`bot.storage.outbox`), in the same transaction.
         """
-        settled = await self._write_changed(
+        settled = await self._end(
             _SETTLE,
             {
                 "used": used_seconds,
@@ -214,11 +280,25 @@ class SessionRepository:
                 "ended_at": ended_at,
                 "session_id": session_id,
             },
+            announce=announce,
         )
         if settled:
             SESSIONS_ENDED.labels(reason=end_reason.value).inc()
             SETTLED_SECONDS.inc(used_seconds)
         return settled
+
+    async def note_end_hint(self, session_id: int, reason: EndReason) -> bool:
+        """Record how an open call ended as this process learnt it (the join page reported
+        it, a member or the line ended it), for whichever process settles it."""
+        params: dict[str, SqlValue] = {"reason": reason, "session_id": session_id}
+
+        def body(tx: WriteTx) -> bool:
+            noted = tx.execute(_NOTE_END_HINT, params) > 0
+            if noted:
+                tx.notify(Channel.TRACKER)  # the leader should look now
+            return noted
+
+        return await self._db.write(body)
 
     async def use_join_code(
         self, code_hash: bytes, now: int, *, secret_hash: bytes | None = None
@@ -245,6 +325,14 @@ class SessionRepository:
         return await self._write_changed(
             _MARK_CONSUMED, {"now": consumed_at, "session_id": session_id}
         )
+
+    async def claim_ends(self, holder: int, seconds: int) -> list[tuple[int, int]]:
+        """Ends to announce, claimed by `holder` for `seconds` (see `bot.storage.outbox`)."""
+        return await self._outbox.claim(holder, seconds)
+
+    async def announced(self, session_id: int, holder: int) -> bool:
+        """A claimed end was announced (or given up): never announced again."""
+        return await self._outbox.done(session_id, holder)
 
     async def by_id(self, session_id: int) -> Session | None:
         """Any guild's session, for the bot's own bookkeeping (never for a member's input)."""
@@ -320,6 +408,18 @@ class SessionRepository:
         row = await self._db.write(lambda tx: tx.fetch_one(sql, params))
         return None if row is None else _session(row)
 
+    async def _end(self, sql: str, params: dict[str, SqlValue], *, announce: bool) -> bool:
+        now, session_id = self._clock(), params["session_id"]
+        assert isinstance(session_id, int)
+
+        def body(tx: WriteTx) -> bool:
+            ended = tx.execute(sql, params) > 0
+            if ended and announce:
+                announce_end(tx, session_id, now)
+            return ended
+
+        return await self._db.write(body)
+
     async def _write_changed(self, sql: str, params: dict[str, SqlValue]) -> bool:
         return await self._db.write(lambda tx: tx.execute(sql, params) > 0)
 
@@ -380,6 +480,12 @@ _SETTLE = hot(
         ended_at = :ended_at, seed_credentials = NULL
     WHERE id = :session_id AND state IN ('RESERVED', 'OPEN')
     """,
+    reads=_LIVE_BY_ID,
+)
+
+_NOTE_END_HINT = hot(
+    "end: how a call ended, as the join page or a command saw it",
+    "UPDATE sessions SET end_hint = :reason WHERE id = :session_id AND state = 'OPEN'",
     reads=_LIVE_BY_ID,
 )
 
@@ -505,6 +611,38 @@ def release_found(tx: WriteTx, session_id: int, runway_id: str, now: int) -> boo
     return released > 0
 
 
+def admit_in(
+    tx: WriteTx,
+    request: NewSession,
+    policy: FittingPolicy,
+    now: int,
+    *,
+    owner: int | None,
+    intent_for: IntentFor | None,
+) -> Session:
+    """Fit `request` (asking for `max_seconds`) to what `policy` leaves, check every limit and
+    record the reservation, inside the caller's transaction, which holds the admission lock.
+    Raises `LimitReached` to refuse."""
+    usage = usage_for(tx, request, policy, now)
+    fitted = replace(request, max_seconds=policy.fit(request.max_seconds, usage, now))
+    policy.admit(fitted, usage, now)
+    intent = None if intent_for is None else intent_for(fitted.max_seconds)
+    return insert_reservation(tx, fitted, now, owner=owner, intent=intent)
+
+
+def usage_for(tx: ReadTx, request: NewSession, policy: AdmissionPolicy, now: int) -> UsageSnapshot:
+    """What `policy` needs to know to admit `request` now."""
+    query = policy.usage_query(now)
+    return read_usage(
+        tx,
+        request.guild_id,
+        request.member_id,
+        query.periods,
+        member_last_end=query.member_last_end,
+        account=query.account,
+    )
+
+
 def avatar_of_guild(tx: WriteTx, guild_id: int, avatar_id: int) -> bool:
     return tx.fetch_one(_GUILD_AVATAR, {"guild": guild_id, "avatar": avatar_id}) is not None
 
@@ -606,4 +744,5 @@ def _session(row: Row) -> Session:
         owner=row["owner"],
         join_secret_hash=row["join_secret_hash"],
         join_credentials=row["join_credentials"],
+        end_hint=None if row["end_hint"] is None else EndReason(row["end_hint"]),
     )

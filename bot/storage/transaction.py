@@ -28,6 +28,8 @@ class Link(Protocol):
 
     def lock(self, key: int) -> None: ...
 
+    def notify(self, channel: str) -> None: ...
+
     def begin_write(self) -> None: ...
 
     def savepoint(self) -> None: ...
@@ -83,3 +85,9 @@ class WriteTx(ReadTx):
         already lets one writer at a time through, whatever the process.
         """
         self._link.lock(key)
+
+    def notify(self, channel: str) -> None:
+        """Wake the processes listening on `channel` (`bot.storage.wakeups`) once this
+        transaction commits; nothing if it rolls back. PostgreSQL's NOTIFY; nothing on SQLite,
+        where one process has the file and wakes its own loops directly."""
+        self._link.notify(channel)

@@ -4,8 +4,9 @@ Members wait here when every slot is taken. Giving a freed slot is one write tra
 (`give`): it checks that a slot is free, picks the next member in fair order, checks every
 limit of their server against them at that moment, reserves their call and marks their place
 as being served, all or nothing. Nothing about the line lives in a process's memory, so it
-survives a restart, and several processes sharing one database (PostgreSQL) need only
-serialise that one transaction (say, with an advisory lock) to share the line.
+survives a restart, and several processes sharing one database (PostgreSQL) share the line:
+that transaction holds the admission lock (`LockKey.ADMISSION`), as every start's does, so
+slots are given and taken one at a time across every process.
 
 Fair order: servers take turns (round robin: the server given a slot longest ago, or never,
 comes first; ties go to the server whose member came first), and within a server the member
@@ -18,19 +19,19 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Protocol
+from functools import partial
 
 from bot.settings import Dialect
-from bot.storage.admission import UsageQuery, UsageSnapshot
-from bot.storage.charges import read_usage
+from bot.storage.admission import FittingPolicy
 from bot.storage.common import Clock, SqlValue, unix_now
 from bot.storage.database import Database
 from bot.storage.errors import LimitReached
 from bot.storage.hot import hot
 from bot.storage.intents import NewIntent
+from bot.storage.locks import LockKey
 from bot.storage.privacy import personal_data
 from bot.storage.quotas import StoredQuotas, stored_quotas
-from bot.storage.sessions import NewSession, Session, insert_reservation
+from bot.storage.sessions import NewSession, Session, admit_in
 from bot.storage.transaction import Row, WriteTx
 
 
@@ -72,18 +73,8 @@ class LineEntry:
     joined_at: int
 
 
-class SlotPolicy(Protocol):
-    """A server's limits bound to one waiting member, applied when a slot is given (quick
-    arithmetic only: it runs inside the transaction, on the database thread)."""
-
-    def usage_query(self, now: int) -> UsageQuery: ...
-
-    def fit(self, wanted: int, usage: UsageSnapshot, now: int) -> int:
-        """The call's length: `wanted` cut to what the budgets allow, at least the shortest
-        call Runway takes (a budget too small for that is then refused by `admit`)."""
-        ...
-
-    def admit(self, request: NewSession, usage: UsageSnapshot, now: int) -> None: ...
+SlotPolicy = FittingPolicy
+"""A server's limits bound to one waiting member, applied when a slot is given."""
 
 
 PolicyFor = Callable[[StoredQuotas, LineEntry], SlotPolicy]
@@ -217,25 +208,24 @@ class WaitingLineRepository:
                     tx.execute(_REMOVE, {"id": entry.id})
                     continue
                 policy = policy_for(stored_quotas(tx, entry.guild_id), entry)
-                query = policy.usage_query(now)
-                usage = read_usage(
-                    tx,
-                    entry.guild_id,
-                    entry.member_id,
-                    query.periods,
-                    member_last_end=query.member_last_end,
-                )
                 request = NewSession(
                     guild_id=entry.guild_id,
                     member_id=entry.member_id,
                     avatar_label=entry.avatar_label,
                     dialect=dialect,
-                    max_seconds=policy.fit(entry.wanted_seconds, usage, now),
+                    max_seconds=entry.wanted_seconds,
                     avatar_id=entry.avatar_id,
                     preset_id=entry.preset_id,
                 )
                 try:
-                    policy.admit(request, usage, now)
+                    session = admit_in(
+                        tx,
+                        request,
+                        policy,
+                        now,
+                        owner=owner,
+                        intent_for=partial(intent_for, entry),
+                    )
                 except LimitReached as limit:
                     if limit.limit == "guild_live":
                         passed_over.add(entry.guild_id)
@@ -243,20 +233,13 @@ class WaitingLineRepository:
                         refused.append(Refused(entry, limit))
                         tx.execute(_REMOVE, {"id": entry.id})
                     continue
-                session = insert_reservation(
-                    tx,
-                    request,
-                    now,
-                    owner=owner,
-                    intent=intent_for(entry, request.max_seconds),
-                )
                 tx.execute(_OFFER, {"id": entry.id, "session": session.id})
                 tx.execute(_TURN, {"guild": entry.guild_id})
                 given = replace(entry, state=LineState.OFFERING, session_id=session.id)
                 return GiveOutcome(given, session, tuple(refused), full=False)
             return GiveOutcome(None, None, tuple(refused), full=False)
 
-        return await self._db.write(body)
+        return await self._db.write(body, lock=LockKey.ADMISSION)
 
 
 def fair_order(entries: Iterable[LineEntry], turns: Mapping[int, int]) -> list[LineEntry]:

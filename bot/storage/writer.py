@@ -10,6 +10,12 @@ SQLite, one WAL flush on PostgreSQL) per batch instead of per unit, so many smal
 writes run near the engine's speed. A batch of one unit needs no savepoint: the transaction
 itself is the unit's.
 
+A unit that must exclude writers of other processes (admission) names a lock (`bot.storage.locks`)
+when it is submitted. Its batch takes every such lock right after BEGIN, before any unit runs:
+a transaction never waits for an advisory lock while holding a row lock another lock holder
+may want, so locks and row locks can never deadlock each other. On SQLite a lock costs nothing
+(`BEGIN IMMEDIATE` already lets one writer through at a time).
+
 A task cancelled while it waits has its unit run whole if the unit was already taken, and not at
 all otherwise: cancellation can never leave a transaction half done.
 
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
@@ -52,9 +58,9 @@ class WriteQueue:
         self._queued: deque[_Unit[Any]] = deque()
         self._drainer: asyncio.Task[None] | None = None
 
-    async def submit(self, body: Callable[[WriteTx], T]) -> T:
+    async def submit(self, body: Callable[[WriteTx], T], lock: int | None = None) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        unit = _Unit(body, future)
+        unit = _Unit(body, future, lock)
         self._queued.append(unit)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name="storage-writer")
@@ -77,8 +83,10 @@ class WriteQueue:
                 ]
                 if not batch:
                     continue
+                locks = sorted({unit.lock for unit in batch if unit.lock is not None})
+                bodies = [unit.body for unit in batch]
                 try:
-                    outcomes = await self._run_batch(partial(run_batch, [u.body for u in batch]))
+                    outcomes = await self._run_batch(partial(run_batch, bodies, locks=locks))
                 except asyncio.CancelledError as error:  # stopped, e.g. by the loop shutting down
                     for unit in batch:
                         unit.resolve(None, error)
@@ -96,8 +104,11 @@ class WriteQueue:
             self._queued.clear()
 
 
-def run_batch(bodies: list[Callable[[WriteTx], Any]], link: Link) -> list[Outcome]:
-    """Run `bodies` in one write transaction and commit it; on the database thread.
+def run_batch(
+    bodies: list[Callable[[WriteTx], Any]], link: Link, *, locks: Sequence[int] = ()
+) -> list[Outcome]:
+    """Run `bodies` in one write transaction, holding `locks` from its start, and commit it;
+    on the database thread.
 
     Returns each body's result or error; raises (after rolling back) if the transaction
     itself failed, in which case nothing of the batch was committed.
@@ -106,6 +117,8 @@ def run_batch(bodies: list[Callable[[WriteTx], Any]], link: Link) -> list[Outcom
     outcomes: list[Outcome] = []
     link.begin_write()
     try:
+        for key in locks:  # in one order everywhere, so lock holders never wait in a circle
+            link.lock(key)
         if len(bodies) == 1:
             try:
                 outcomes.append((bodies[0](tx), None))
@@ -135,11 +148,14 @@ def run_batch(bodies: list[Callable[[WriteTx], Any]], link: Link) -> list[Outcom
 class _Unit(Generic[T]):
     """One write: its body, and the future its caller waits on."""
 
-    __slots__ = ("body", "future")
+    __slots__ = ("body", "future", "lock")
 
-    def __init__(self, body: Callable[[WriteTx], T], future: asyncio.Future[T]) -> None:
+    def __init__(
+        self, body: Callable[[WriteTx], T], future: asyncio.Future[T], lock: int | None
+    ) -> None:
         self.body = body
         self.future = future
+        self.lock = lock
 
     def resolve(self, result: Any, error: BaseException | None) -> None:
         """Hand the outcome over (on the event loop); a caller that gave up has no future."""

@@ -20,11 +20,13 @@ import httpx
 import pytest
 
 from bot.runway.sandbox import Sandbox
+from bot.services.leadership import LEASE_SECONDS
 from tests.e2e.avatar_steps import settled as settled_reply
 from tests.e2e.conftest import runway_settings
 from tests.e2e.database import rows, target
 from tests.e2e.realbot import start_real_bot
 from tests.e2e.session_steps import (
+    DB_WAIT_SECONDS,
     PRESET,
     PRESET_LABEL,
     SESSION_ROUTE,
@@ -99,7 +101,11 @@ async def test_a_call_open_when_the_bot_is_killed_is_settled_once_after_the_rest
 
     second = await start_real_bot(fake_discord, bot_workdir, bot_settings)
     try:
-        row = await wait_for_row(bot_workdir, member, settled)
+        # On PostgreSQL the killed process still holds the tracker's lease until it runs out
+        # (a cluster cannot tell a crash from a slow peer): within one and a half leases.
+        row = await wait_for_row(
+            bot_workdir, member, settled, timeout=DB_WAIT_SECONDS + 1.5 * LEASE_SECONDS
+        )
         assert (row.state, row.used_seconds, row.end_reason) == ("SETTLED", 42, "completed")
         summary = await fake_discord.wait_for_dm(member, count=2)
         assert "It lasted 42 s" in (summary.embed.description or "")

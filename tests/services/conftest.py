@@ -17,6 +17,7 @@ from bot.runway.retry import RetryPolicy
 from bot.runway.sandbox import Sandbox
 from bot.services.actors import Actor
 from bot.services.container import Services, build_services
+from bot.services.leadership import LEASE_SECONDS
 from bot.settings import Dialect
 from bot.storage import Database
 from tests.runway.conftest import SANDBOX_KEY, production_sandbox, seed_sandbox
@@ -54,6 +55,8 @@ async def open_world(
     trace: Callable[[str], None] | None = None,
     max_live_per_guild: int = 3,
     runway_max_live_sessions: int = 100,
+    tracker_poll_seconds: float = 5.0,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> AsyncIterator[World]:
     """Every service on the database at `target`, wired as in production, against `sandbox`."""
     async with (
@@ -72,6 +75,8 @@ async def open_world(
             session_max_seconds=300,
             max_live_per_guild=max_live_per_guild,
             runway_max_live_sessions=runway_max_live_sessions,
+            tracker_poll_seconds=tracker_poll_seconds,
+            lease_seconds=lease_seconds,
             avatar_poll_interval=0.05,
             session_poll_interval=0.05,
         )

@@ -65,11 +65,12 @@ async def test_forgetting_oneself_is_no_way_round_the_daily_allowance_or_the_wai
     await quotas.set_limit(GUILD, ADMIN, QuotaName.MEMBER_DAY, 420)
     await quotas.set_limit(GUILD, ADMIN, QuotaName.COOLDOWN, 3600)
     sessions = SessionRepository(world.database)
-    plan = await quotas.plan_start(GUILD, MEMBER, 400)
-    call = await sessions.reserve(
-        new_session(guild_id=GUILD, member_id=MEMBER.user_id, max_seconds=plan.max_seconds),
-        plan.policy,
+    first = await sessions.admit(
+        new_session(guild_id=GUILD, member_id=MEMBER.user_id, max_seconds=400),
+        quotas.start_policy(MEMBER, lambda seconds: seconds),
     )
+    call = first.session
+    assert call is not None
     ended = int(datetime.now(UTC).timestamp())
     await sessions.settle(call.id, used_seconds=400, end_reason=EndReason.COMPLETED, ended_at=ended)
 
@@ -87,13 +88,13 @@ async def test_forgetting_oneself_is_no_way_round_the_daily_allowance_or_the_wai
     assert allowance.member_day is not None
     assert allowance.member_day.used == 400
     assert allowance.next_start_at == ended + 3600
-    plan = await quotas.plan_start(GUILD, MEMBER, 300)
-    assert plan.max_seconds == 20  # what is left of the 420 s
-    with pytest.raises(LimitReached) as refused:
-        await sessions.reserve(
-            new_session(guild_id=GUILD, member_id=MEMBER.user_id, max_seconds=20), plan.policy
-        )
-    assert refused.value.limit == "cooldown"
+    again = await sessions.admit(
+        new_session(guild_id=GUILD, member_id=MEMBER.user_id, max_seconds=300),
+        quotas.start_policy(MEMBER, lambda seconds: seconds),
+    )
+    assert again.session is None
+    assert isinstance(again.refusal, LimitReached)
+    assert again.refusal.limit == "cooldown"
     # The server's totals counted the call once, under the forgotten member.
     assert (await UsageRepository(world.database).totals(GUILD, EVERYTHING)).settled_seconds == 400
 

@@ -414,19 +414,21 @@ async def test_reset_all_restores_every_default(world: World) -> None:
 
 
 async def reserve(world: World, actor: Actor, wanted: int = 300):
-    plan = await quotas(world).plan_start(GUILD, actor, wanted)
     sessions = SessionRepository(world.database)
-    return await sessions.reserve(
+    admission = await sessions.admit(
         NewSession(
             guild_id=GUILD,
             member_id=actor.user_id,
             avatar_label="Cooking Teacher",
             preset_id="cooking-teacher",
             dialect=Dialect.PRODUCTION,
-            max_seconds=max(plan.max_seconds, 10),
+            max_seconds=wanted,
         ),
-        plan.policy,
+        quotas(world).start_policy(actor, lambda seconds: max(seconds, 10)),
     )
+    if admission.refusal is not None:
+        raise admission.refusal
+    return admission.session
 
 
 async def test_a_start_is_shortened_to_what_is_left_then_refused(world: World) -> None:

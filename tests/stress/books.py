@@ -97,19 +97,22 @@ async def start(
 ) -> Session | None:
     """One start as `SessionService.start` makes it; raises `LimitReached` when refused.
     `passed` hears of each step ("reserved", "created") as it is done."""
-    plan = await quotas.plan_start(server.guild_id, server.actor(member_id), wanted)
-    max_seconds = runway.rules.clamp_session_seconds(plan.max_seconds)
-    session = await sessions.reserve(
+    admission = await sessions.admit(
         NewSession(
             guild_id=server.guild_id,
             member_id=member_id,
             avatar_label="Cooking Teacher",
             dialect=runway.rules.dialect,
-            max_seconds=max_seconds,
+            max_seconds=wanted,
             preset_id="cooking-teacher",
         ),
-        plan.policy,
+        quotas.start_policy(server.actor(member_id), runway.rules.clamp_session_seconds),
     )
+    if admission.refusal is not None:
+        raise admission.refusal
+    session = admission.session
+    assert session is not None
+    max_seconds = session.max_seconds
     passed("reserved")
     try:
         created = await runway.create_session(

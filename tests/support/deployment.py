@@ -94,3 +94,13 @@ def _extras(conn: sqlite3.Connection, history: History) -> None:
         " VALUES (0, 1, 1, ?)",
         (moment - 7_200,),
     )
+    # The stopped process's expired lease, and an end it had yet to announce (bot.storage.outbox).
+    conn.execute(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ('session-tracker', 1, ?)", (moment,)
+    )
+    conn.execute(
+        "INSERT INTO session_outbox (session_id, created_at, claimer, claimed_until, attempts)"
+        " SELECT id, ?, NULL, NULL, 0 FROM sessions WHERE state = 'SETTLED'"
+        " ORDER BY id DESC LIMIT 1",
+        (moment,),
+    )

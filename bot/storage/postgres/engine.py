@@ -121,6 +121,12 @@ class PostgresLink:
     def lock(self, key: int) -> None:
         self._run("SELECT pg_advisory_xact_lock(?)", (key,))
 
+    def notify(self, channel: str) -> None:
+        # Sent with the next trip: PostgreSQL delivers it at COMMIT, drops it on a rollback
+        # (of the unit's savepoint too). Channels are identifiers of `Channel`, never input.
+        assert channel.isidentifier(), channel
+        self._queued.append(f"NOTIFY {channel}")
+
     def begin_write(self) -> None:
         self._queued.append("BEGIN")
 
@@ -252,8 +258,8 @@ class PostgresDatabase(Database):
             database._readers.shutdown(wait=True)
             await asyncio.to_thread(pool.close)
 
-    async def _write(self, body: Callable[[WriteTx], T]) -> T:
-        return await self._writes.submit(body)
+    async def _write(self, body: Callable[[WriteTx], T], lock: int | None) -> T:
+        return await self._writes.submit(body, lock)
 
     async def _read(self, body: Callable[[ReadTx], T]) -> T:
         return await self._retrying(self._readers, partial(_read_unit, body, self._trace))

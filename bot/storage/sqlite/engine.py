@@ -82,6 +82,9 @@ class SqliteLink:
     def lock(self, key: int) -> None:
         """Nothing to take: BEGIN IMMEDIATE already excludes every other writer."""
 
+    def notify(self, channel: str) -> None:
+        """Nobody else to wake: one process runs on the file."""
+
     def begin_write(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
 
@@ -143,8 +146,8 @@ class SqliteDatabase(Database):
         finally:
             await conn.close()
 
-    async def _write(self, body: Callable[[WriteTx], T]) -> T:
-        return await self._writes.submit(body)
+    async def _write(self, body: Callable[[WriteTx], T], lock: int | None) -> T:
+        return await self._writes.submit(body, lock)
 
     async def _read(self, body: Callable[[ReadTx], T]) -> T:
         return await self._readers.run(partial(_read_unit, body))
