@@ -209,6 +209,12 @@ class Sandbox:
         deleted conversation."""
         self._sessions.script(session_id, entries)
 
+    @property
+    def peak_live_sessions(self) -> int:
+        """The most sessions that were live at Runway at once since the last `reset`: what a
+        test of an account-wide limit compares with it (Runway's own count, not the bot's)."""
+        return self._sessions.peak_live
+
     def inventory(self) -> dict[str, dict[str, str]]:
         """Every object the emulated account holds, by kind: id -> status (documents:
         their name), whatever the dialect lets a client see. For tests that compare

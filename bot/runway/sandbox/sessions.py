@@ -29,9 +29,12 @@ class SessionBook:
         self._config = config
         self._clock = clock
         self._sessions: dict[str, SessionRecord] = {}
+        self.peak_live = 0
+        """The most live sessions the account held at once (it only grows at a creation)."""
 
     def clear(self) -> None:
         self._sessions.clear()
+        self.peak_live = 0
 
     def create(
         self, max_seconds: int, *, consumed: bool, avatar: AvatarRef | None = None
@@ -57,6 +60,7 @@ class SessionBook:
             avatar=avatar,
         )
         self._sessions[session.id] = session
+        self.peak_live = max(self.peak_live, self._live_count())
         return session
 
     def session(self, session_id: str) -> SessionRecord:
