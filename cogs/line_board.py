@@ -317,12 +317,11 @@ class LineBoard:
         reply.shown = shown
 
     async def _still_member(self, entry: LineEntry) -> bool:
-        """False only when Discord says the member left the server."""
-        guild = self._bot.get_guild(entry.guild_id)
-        if guild is None:
-            return False
+        """False only when Discord says the member (or the bot) left the server. Any process
+        may give a turn, and the server may run on another process's shard, outside this
+        cache: Discord is asked either way."""
         try:
-            await guild.fetch_member(entry.member_id)
+            await self._bot.http.get_member(entry.guild_id, entry.member_id)
         except discord.NotFound:
             return False
         except discord.HTTPException:

@@ -16,6 +16,13 @@ a transaction never waits for an advisory lock while holding a row lock another 
 may want, so locks and row locks can never deadlock each other. On SQLite a lock costs nothing
 (`BEGIN IMMEDIATE` already lets one writer through at a time).
 
+Several processes on PostgreSQL each batch their own units, so two batches can take the same
+rows in opposite orders; PostgreSQL then aborts one statement as a deadlock (or a serialization
+failure). Such a unit was rolled back to its savepoint and nothing of it was kept, so it goes
+back to the head of the queue and runs again in the next batch, after a short random pause
+that lets the other transaction finish (`conflict` tells these errors apart; SQLite, with one
+writer, has none). Its caller only hears of it after `MAX_CONFLICT_RETRIES` tries.
+
 A task cancelled while it waits has its unit run whole if the unit was already taken, and not at
 all otherwise: cancellation can never leave a transaction half done.
 
@@ -28,6 +35,7 @@ runs the batch again on another, unless its commit may have happened (see
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -37,6 +45,7 @@ from bot.storage.transaction import Link, WriteTx
 
 T = TypeVar("T")
 MAX_UNITS_PER_TRANSACTION = 64  # bounds how long one transaction holds the write lock
+MAX_CONFLICT_RETRIES = 8  # tries of a unit another process's transaction kept aborting
 
 Outcome = tuple[Any, BaseException | None]
 
@@ -53,8 +62,11 @@ RunBatch = Callable[[Batch], Awaitable[list[Outcome]]]
 class WriteQueue:
     """Feeds write units to the database thread in batches; lives on the event loop."""
 
-    def __init__(self, run_batch: RunBatch) -> None:
+    def __init__(
+        self, run_batch: RunBatch, conflict: Callable[[BaseException], bool] | None = None
+    ) -> None:
         self._run_batch = run_batch
+        self._conflict = conflict
         self._queued: deque[_Unit[Any]] = deque()
         self._drainer: asyncio.Task[None] | None = None
 
@@ -70,6 +82,15 @@ class WriteQueue:
         """Wait until every submitted unit has been committed or has failed."""
         while self._drainer is not None:
             await asyncio.wait([self._drainer])  # its errors already went to the writers
+
+    def _runs_again(self, unit: _Unit[Any], failure: BaseException | None) -> bool:
+        """Whether `unit` lost a conflict with another transaction and has tries left."""
+        if failure is None or self._conflict is None or not self._conflict(failure):
+            return False
+        if unit.future.done() or unit.conflicts >= MAX_CONFLICT_RETRIES:
+            return False
+        unit.conflicts += 1
+        return True
 
     async def _drain(self) -> None:
         try:
@@ -95,8 +116,16 @@ class WriteQueue:
                     for unit in batch:
                         unit.resolve(None, error)
                 else:
+                    again: list[_Unit[Any]] = []
                     for unit, (result, failure) in zip(batch, outcomes, strict=True):
-                        unit.resolve(result, failure)
+                        if self._runs_again(unit, failure):
+                            again.append(unit)
+                        else:
+                            unit.resolve(result, failure)
+                    if again:
+                        self._queued.extendleft(reversed(again))
+                        tries = max(unit.conflicts for unit in again)
+                        await asyncio.sleep(random.uniform(0.005, 0.05) * tries)
         finally:
             self._drainer = None
             for unit in self._queued:  # only left if the drainer itself was stopped
@@ -148,7 +177,7 @@ def run_batch(
 class _Unit(Generic[T]):
     """One write: its body, and the future its caller waits on."""
 
-    __slots__ = ("body", "future", "lock")
+    __slots__ = ("body", "conflicts", "future", "lock")
 
     def __init__(
         self, body: Callable[[WriteTx], T], future: asyncio.Future[T], lock: int | None
@@ -156,6 +185,7 @@ class _Unit(Generic[T]):
         self.body = body
         self.future = future
         self.lock = lock
+        self.conflicts = 0  # times another transaction's conflict rolled it back
 
     def resolve(self, result: Any, error: BaseException | None) -> None:
         """Hand the outcome over (on the event loop); a caller that gave up has no future."""

@@ -308,24 +308,24 @@ async def test_each_join_code_is_redeemed_once_though_both_web_processes_are_ask
     assert all(race.winners == 1 for race in burst.races.values()), burst.races
     refusals = Counter(state for race in burst.races.values() for state in race.states if state)
     failures = [
-        line
+        "\n".join(web.lines[n : n + 60])  # the error and its traceback
         for web in burst.cluster.webs
-        for line in web.lines
-        if "ERROR" in line or "Error" in line
+        for n, line in enumerate(web.lines)
+        if " ERROR " in line
     ]
-    assert set(refusals) <= {"used_elsewhere", "used"}, (refusals, failures[:40])
+    assert set(refusals) <= {"used_elsewhere", "used"}, (refusals, failures[:2])
     assert sum(refusals.values()) == len(burst.races)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the waiting line across processes (cogs/line_board.py, cogs/session.py): a turn "
-    "given by a process that does not run the member's shard is cancelled as 'could not be "
-    "reached' (LineBoard._still_member finds no guild in that process's cache), so the member "
-    "silently loses it and the line drains slowly; and a start whose place in line another "
-    "process serves or removes at once is left 'thinking' (its reply is only edited by the "
-    "board of the process that served it)",
-)
+async def test_every_turn_given_in_line_reaches_its_member_whichever_process_gives_it(
+    burst: Burst,
+) -> None:
+    """A turn is given by whichever process saw the slot free, often not the one running the
+    member's shard: it must still reach the member, never be cancelled as unreachable."""
+    cancelled = [s["id"] for s in burst.sessions if s["end_reason"] == "cancelled"]
+    assert cancelled == [], f"{len(cancelled)} turns cancelled as unreachable: {burst.figures}"
+
+
 async def test_every_start_is_answered_and_every_turn_in_line_reaches_its_member(
     burst: Burst,
 ) -> None:

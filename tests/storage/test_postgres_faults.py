@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -172,3 +172,33 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(url: str, tmp_p
         async with Database.open(url, migrations_dir=folder):
             pass
     assert dump(url) == before
+
+
+def set_value(key: str, value: str, *, then_wait: float = 0.0) -> Callable[[WriteTx], None]:
+    def body(tx: WriteTx) -> None:
+        tx.execute("UPDATE app_state SET value = :v WHERE key = :k", {"k": key, "v": value})
+        if then_wait:
+            tx.fetch_all("SELECT pg_sleep(:s)", {"s": then_wait})
+
+    return body
+
+
+async def test_batches_of_two_processes_taking_rows_in_opposite_orders_both_commit(
+    url: str,
+) -> None:
+    """Each process's batch locks one row, waits, then wants the other's: PostgreSQL aborts
+    one as a deadlock. That unit was rolled back to its savepoint and runs again; no caller
+    sees the deadlock, and every write is there once."""
+    async with Database.open(url) as first, Database.open(url) as second:
+        await first.write(
+            lambda tx: tx.execute("INSERT INTO app_state VALUES ('a', '-'), ('b', '-')")
+        )
+        await asyncio.gather(
+            first.write(set_value("a", "first", then_wait=0.3)),
+            first.write(set_value("b", "first")),
+            second.write(set_value("b", "second", then_wait=0.3)),
+            second.write(set_value("a", "second")),
+        )
+        values = await first.fetch_all("SELECT key, value FROM app_state ORDER BY key")
+        # Whichever lost the deadlock ran its unit again after the winner committed.
+        assert {row[1] for row in values} <= {"first", "second"}

@@ -218,7 +218,7 @@ class PostgresDatabase(Database):
         self._trace = trace
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pg-writer")
         self._readers = ThreadPoolExecutor(max(1, size - 1), thread_name_prefix="pg-reader")
-        self._writes = WriteQueue(self._run_batch)
+        self._writes = WriteQueue(self._run_batch, conflict=_lost_a_conflict)
 
     @classmethod
     @asynccontextmanager
@@ -401,3 +401,9 @@ def first_line(error: psycopg.Error) -> str:
     """The first line of a driver error, which names what failed (never a password)."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _lost_a_conflict(error: BaseException) -> bool:
+    """A deadlock or serialization failure (SQLSTATE class 40): the statement was aborted
+    because another transaction held what it needed; running the unit again is safe."""
+    return isinstance(error, psycopg.Error) and (error.sqlstate or "").startswith("40")
