@@ -61,3 +61,18 @@ def _target(
     url = server.fresh_database() if migrated else server.empty_database()
     yield url
     server.drop(url)
+
+
+def _heavy_first(item: pytest.Item) -> int:
+    """The multi-process cluster test (five bot processes and PostgreSQL) starts first, and
+    the end-to-end suites, whose fake Discord holds the bot to a 3 s acknowledgement, come
+    last: with xdist's loadscope the other worker then spends the cluster test's two minutes
+    on storage and service tests, not on tests that a starved CPU would fail."""
+    path = Path(str(item.path))
+    if path.name == "test_cluster.py":
+        return 0
+    return 2 if "e2e" in path.parts else 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_heavy_first)  # stable: each module's tests stay together, in order

@@ -325,13 +325,16 @@ async def test_every_start_is_answered_and_every_turn_in_line_reaches_its_member
     stuck = [m.user.id for m, outcome, _ in burst.replies if outcome == STUCK]
     assert stuck == [], f"{len(stuck)} starts never answered"
     for (guild_id, member_id), member in burst.members.items():
-        calls = [
-            s
-            for s in burst.sessions
-            if (s["guild_id"], s["member_id"]) == (guild_id, member_id) and s["state"] == "SETTLED"
+        # A call released before it was joined (its member left the line with /session end
+        # just as the turn came) may have had its link and its summary, or not.
+        ended = [
+            s for s in burst.sessions if (s["guild_id"], s["member_id"]) == (guild_id, member_id)
         ]
-        assert len(codes_sent(burst.cluster.fake, member)) == len(calls), (guild_id, calls)
-        assert len(summaries(burst.cluster.fake, member)) == len(calls), (guild_id, member_id)
+        settled = [s for s in ended if s["state"] == "SETTLED"]
+        codes = len(codes_sent(burst.cluster.fake, member))
+        told = len(summaries(burst.cluster.fake, member))
+        assert len(settled) <= codes <= len(ended), (guild_id, member_id, ended)
+        assert len(settled) <= told <= len(ended), (guild_id, member_id, ended)
 
 
 async def open_calls(cluster: Cluster, name: str, count: int) -> list[Member]:
@@ -495,5 +498,6 @@ async def test_a_rolling_restart_of_every_bot_process_loses_nothing(cluster: Clu
         (code,) = codes_sent(fake, member)
         assert (await race_redeem(cluster.web_ports, code)).winners == 1
     end_at_runway(cluster, calls_of(cluster, late))
-    took = await settled_once(cluster, callers + late, timeout=45)
+    # A restarted process waits out its predecessor's lease (15 s) before it leads.
+    took = await settled_once(cluster, callers + late, timeout=90)
     print(f"rolling restart: {len(callers) + len(late)} calls settled once; last {took:.1f} s")
