@@ -18,10 +18,11 @@ may want, so locks and row locks can never deadlock each other. On SQLite a lock
 
 Several processes on PostgreSQL each batch their own units, so two batches can take the same
 rows in opposite orders; PostgreSQL then aborts one statement as a deadlock (or a serialization
-failure). Such a unit was rolled back to its savepoint and nothing of it was kept, so it goes
-back to the head of the queue and runs again in the next batch, after a short random pause
-that lets the other transaction finish (`conflict` tells these errors apart; SQLite, with one
-writer, has none). Its caller only hears of it after `MAX_CONFLICT_RETRIES` tries.
+failure). Such a unit was rolled back (to its savepoint, or with its transaction when it ran
+alone) and nothing of it was kept, so it goes back to the head of the queue and runs again in
+the next batch, after a short random pause that lets the other transaction finish
+(`conflict` tells these errors apart; SQLite, with one writer, has none). Its caller only
+hears of it after `MAX_CONFLICT_RETRIES` tries.
 
 A task cancelled while it waits has its unit run whole if the unit was already taken, and not at
 all otherwise: cancellation can never leave a transaction half done.
